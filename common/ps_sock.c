@@ -1,0 +1,99 @@
+/*  ps_sock: socket set-up, signals and clocks; see ps_sock.h. */
+
+#include "ps_sock.h"
+#include "ps_log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <zmq.h>
+
+static volatile sig_atomic_t s_stop = 0;
+
+void *ps_sock_new (void *ctx, int type, const char *endpoint, bool bind, const ps_sock_opts_t *opts)
+{
+    void *sock = zmq_socket (ctx, type);
+    if (!sock) {
+        ps_error ("cannot create socket", "error=\"%s\"", zmq_strerror (errno));
+        return NULL;
+    }
+    ps_sock_opts_t defaults = {0, -1, 1000};
+    if (!opts)
+        opts = &defaults;
+    if (opts->hwm > 0) {
+        zmq_setsockopt (sock, ZMQ_SNDHWM, &opts->hwm, sizeof opts->hwm);
+        zmq_setsockopt (sock, ZMQ_RCVHWM, &opts->hwm, sizeof opts->hwm);
+    }
+    if (opts->maxmsgsize > 0)
+        zmq_setsockopt (sock, ZMQ_MAXMSGSIZE, &opts->maxmsgsize, sizeof opts->maxmsgsize);
+    zmq_setsockopt (sock, ZMQ_LINGER, &opts->linger_ms, sizeof opts->linger_ms);
+    int rc = bind ? zmq_bind (sock, endpoint) : zmq_connect (sock, endpoint);
+    if (rc != 0) {
+        ps_error (bind ? "cannot bind" : "cannot connect", "endpoint=%s error=\"%s\"", endpoint,
+                  zmq_strerror (errno));
+        zmq_close (sock);
+        return NULL;
+    }
+    ps_info (bind ? "bound" : "connected", "endpoint=%s", endpoint);
+    return sock;
+}
+
+void ps_sock_destroy (void **sock_p)
+{
+    if (*sock_p) {
+        zmq_close (*sock_p);
+        *sock_p = NULL;
+    }
+}
+
+static void s_on_signal (int sig)
+{
+    (void) sig;
+    s_stop = 1;
+}
+
+void ps_signal_install (void)
+{
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigemptyset (&sa.sa_mask);
+    sigaction (SIGINT, &sa, NULL);
+    sigaction (SIGTERM, &sa, NULL);
+    signal (SIGPIPE, SIG_IGN);
+}
+
+bool ps_signal_stop (void)
+{
+    return s_stop != 0;
+}
+
+int64_t ps_clock_ms (void)
+{
+    return ps_clock_us () / 1000;
+}
+
+int64_t ps_clock_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t ps_wall_us (void)
+{
+    struct timeval tv;
+    gettimeofday (&tv, NULL);
+    return (int64_t) tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+int ps_sock_send (void *sock, const void *data, size_t size, int flags)
+{
+    while (zmq_send (sock, data, size, flags) < 0) {
+        if (errno != EINTR || s_stop)
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,44 @@
+/*  ps_sock: ZeroMQ socket set-up, stop signals and clocks shared by every
+    paystat process. */
+
+#ifndef PS_SOCK_H_INCLUDED
+#define PS_SOCK_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int hwm;            /* send and receive high-water mark, messages (0 = libzmq default) */
+    int64_t maxmsgsize; /* ZMQ_MAXMSGSIZE for untrusted peers, -1 = none */
+    int linger_ms;      /* ZMQ_LINGER */
+} ps_sock_opts_t;
+
+/*  Creates a socket of TYPE in CTX with OPTS (NULL: defaults) and binds
+    (BIND) or connects it to ENDPOINT. Returns the socket, or NULL after
+    logging which endpoint failed and why (zmq_strerror). */
+void *ps_sock_new (void *ctx, int type, const char *endpoint, bool bind,
+                   const ps_sock_opts_t *opts);
+
+/*  Closes *SOCK_P (if not NULL) and sets it to NULL. */
+void ps_sock_destroy (void **sock_p);
+
+/*  Installs SIGINT and SIGTERM handlers that only set a flag (libzmq calls
+    then fail with EINTR, so blocking loops notice), and ignores SIGPIPE. */
+void ps_signal_install (void);
+
+/*  True once SIGINT or SIGTERM has arrived. */
+bool ps_signal_stop (void);
+
+/*  Monotonic clock in milliseconds / microseconds. */
+int64_t ps_clock_ms (void);
+int64_t ps_clock_us (void);
+
+/*  Wall clock in microseconds since the Unix epoch. */
+int64_t ps_wall_us (void);
+
+/*  Sends SIZE bytes of DATA as one frame (FLAGS as zmq_send). Retries on
+    EINTR unless a stop was requested. Returns 0 or -1 (errno from libzmq). */
+int ps_sock_send (void *sock, const void *data, size_t size, int flags);
+
+#endif

@@ -1,0 +1,267 @@
+/*  ps_proto: the paystat wire protocol, version 1 (see proto/PROTOCOL.md).
+
+    Encoders write MessagePack with msgpack-c's packer into a caller's
+    msgpack_sbuffer. Decoders are strict: they take one complete frame,
+    check every container header against the bytes that remain before
+    anything is allocated, cap nesting depth, reject trailing bytes, check
+    every field's type, range and syntax, and report the first problem
+    found as a ps_error_t naming the field and the reason.
+
+    Data flows:  producer --batch--> ingest --batch(+jseq)--> compute
+                 ingest --ack--> producer
+                 compute --update--> publish --feed message--> subscriber */
+
+#ifndef PS_PROTO_H_INCLUDED
+#define PS_PROTO_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "ps_period.h"
+
+#define PS_PROTO_VERSION 1
+
+/* Limits (PROTOCOL.md, "Limits"). */
+#define PS_MAX_DIMS      4
+#define PS_ID_MAX        64 /* producer id, ingest id */
+#define PS_SOURCE_MAX    32 /* reporting body */
+#define PS_DIM_NAME_MAX  32
+#define PS_DIM_VALUE_MAX 64
+#define PS_CURRENCY_LEN  3
+#define PS_MAX_REPORTS   10000      /* reports in one batch */
+#define PS_MAX_FRAME     (4u << 20) /* bytes in one frame (ZMQ_MAXMSGSIZE) */
+#define PS_MAX_DEPTH     8          /* MessagePack nesting accepted */
+#define PS_REASON_MAX    160
+/* Longest topic: source/period/ + 4 x (name=value,) */
+#define PS_TOPIC_MAX                                                                               \
+    (PS_SOURCE_MAX + 1 + 10 + 1 + PS_MAX_DIMS * (PS_DIM_NAME_MAX + 1 + PS_DIM_VALUE_MAX + 1))
+
+/* Machine-readable error codes; ps_err_name gives the wire string. */
+typedef enum {
+    PS_OK = 0,
+    PS_E_DECODE,            /* "decode": not one complete MessagePack object */
+    PS_E_LIMIT,             /* "limit": a size, count or depth limit exceeded */
+    PS_E_VERSION,           /* "version": unsupported protocol version */
+    PS_E_TYPE,              /* "type": a field has the wrong MessagePack type */
+    PS_E_MISSING,           /* "missing": a required field is absent */
+    PS_E_RANGE,             /* "range": a number is out of its range */
+    PS_E_SYNTAX,            /* "syntax": a string does not match its grammar */
+    PS_E_UTF8,              /* "utf8": a string is not valid UTF-8 */
+    PS_E_PERIOD,            /* "period": not a valid period */
+    PS_E_CURRENCY,          /* "currency": not an ISO 4217 currency */
+    PS_E_CURRENCY_MISMATCH, /* "currency_mismatch": series already has another currency */
+    PS_E_DIMS,              /* "dims": too many, duplicate or malformed dimensions */
+    PS_E_OP,                /* "op": unknown operation */
+    PS_E_OVERFLOW,          /* "overflow": a total would leave the int64 range */
+    PS_E_RETRY,             /* "retry_later": temporarily unable to accept */
+    PS_E_PERMISSION,        /* "not_permitted": not allowed for this producer */
+    PS_E__COUNT
+} ps_err_t;
+
+typedef struct {
+    ps_err_t code;
+    const char *field;          /* static string: "reports[3].count" is split:
+                                   field is "count", the index travels apart */
+    char reason[PS_REASON_MAX]; /* human sentence, NUL-terminated */
+} ps_error_t;
+
+/* Returns the wire name of CODE ("decode", "type", ...), or "unknown". */
+const char *ps_err_name (ps_err_t code);
+/* Returns the code for wire name NAME (LEN bytes), or PS_E__COUNT if unknown. */
+ps_err_t ps_err_from_name (const char *name, size_t len);
+
+typedef enum { PS_OP_ADD = 0, PS_OP_SET = 1 } ps_op_t;
+const char *ps_op_name (ps_op_t op);
+
+typedef struct {
+    char name[PS_DIM_NAME_MAX + 1];   /* [a-z][a-z0-9_]* */
+    char value[PS_DIM_VALUE_MAX + 1]; /* [A-Za-z0-9_.-]+ */
+} ps_dim_t;
+
+/* One transaction-total update for one cell. */
+typedef struct {
+    char source[PS_SOURCE_MAX + 1]; /* [A-Za-z0-9][A-Za-z0-9_.-]* */
+    ps_period_t period;
+    uint8_t ndims;
+    ps_dim_t dims[PS_MAX_DIMS]; /* sorted by name, names unique */
+    bool has_count;
+    bool has_amount;
+    int64_t count;                      /* >= 0 */
+    int64_t amount;                     /* >= 0, minor units of currency */
+    char currency[PS_CURRENCY_LEN + 1]; /* ISO 4217; "" when !has_amount */
+    ps_op_t op;
+} ps_report_t;
+
+/* A report the decoder (or a later stage) refused, by index in the batch. */
+typedef struct {
+    uint32_t index;
+    ps_error_t error;
+} ps_reject_t;
+
+/*  A batch of reports, as sent by a producer (type "batch") or as forwarded
+    by ingest to compute (same message plus "ingest" and "jseq").
+    Decoding keeps the valid reports in REPORTS (with their original batch
+    index in INDEX) and the invalid ones in REJECTS; memory is reused
+    from one decode to the next. */
+typedef struct {
+    char producer[PS_ID_MAX + 1];
+    uint64_t seq;               /* producer's batch number, >= 1 */
+    char ingest[PS_ID_MAX + 1]; /* forwarded only: ingest instance id */
+    uint64_t jseq;              /* forwarded only: journal position, >= 1 */
+    uint32_t total;             /* reports in the batch as sent */
+    uint32_t nreports;          /* valid ones */
+    ps_report_t *reports;
+    uint32_t *index;
+    uint32_t nrejects;
+    ps_reject_t *rejects;
+    uint32_t capacity;  /* allocated slots in reports/index/rejects */
+    msgpack_zone *zone; /* decoder's scratch, reused from one decode to the next */
+} ps_batch_t;
+
+/*  Creates an empty batch. Returns NULL when out of memory. */
+ps_batch_t *ps_batch_new (void);
+/*  Destroys a batch and sets *SELF_P to NULL; NULL-safe. */
+void ps_batch_destroy (ps_batch_t **self_p);
+/*  Empties a batch, keeping its memory. */
+void ps_batch_reset (ps_batch_t *self);
+/*  Appends a copy of REPORT (valid, with original index INDEX). Returns -1
+    when out of memory or when the batch holds PS_MAX_REPORTS already. */
+int ps_batch_append (ps_batch_t *self, const ps_report_t *report, uint32_t index);
+/*  Moves accepted report I to the rejects with ERROR (used by stages that
+    refuse a report for a reason only they can see). */
+void ps_batch_reject (ps_batch_t *self, uint32_t i, const ps_error_t *error);
+/*  Adds a reject for original index INDEX (decoders use it). */
+int ps_batch_add_reject (ps_batch_t *self, uint32_t index, const ps_error_t *error);
+
+/*  Strictly decodes one frame of SIZE bytes as a batch. FORWARDED selects
+    the ingest->compute form (requires "ingest" and "jseq").
+    Returns 0 when the batch itself is well formed (individual reports may
+    still be in self->rejects); returns -1 when the whole frame is refused,
+    with *ERR saying why (field "" for the frame itself). On -1, producer
+    and seq hold the batch's values if they were read before the error
+    ("" and 0 otherwise), so the ack can name the batch. */
+int ps_batch_decode (ps_batch_t *self, const void *data, size_t size, bool forwarded,
+                     ps_error_t *err);
+
+/*  Encodes SELF's valid reports as a batch frame (forwarded form when
+    FORWARDED), appending to OUT. Returns 0, or -1 when out of memory. */
+int ps_batch_encode (const ps_batch_t *self, bool forwarded, msgpack_sbuffer *out);
+
+/*  Packs one report map (PROTOCOL.md, "Report") with PK. */
+void ps_report_pack (msgpack_packer *pk, const ps_report_t *report);
+
+/*  Writes the topic key of a cell: "<source>/<period>/<n>=<v>,<n>=<v>"
+    (dims in the order given, which must be sorted by name) into BUF of
+    PS_TOPIC_MAX + 1 bytes. Returns its length. */
+size_t ps_topic_format (const char *source, const ps_period_t *period, const ps_dim_t *dims,
+                        int ndims, char *buf);
+
+/* ---- Acknowledgements (ingest -> producer) ------------------------------ */
+
+typedef enum {
+    PS_ACK_OK = 0,    /* "ok": every report accepted */
+    PS_ACK_PARTIAL,   /* "partial": some rejected, see rejects */
+    PS_ACK_REJECTED,  /* "rejected": none accepted (all rejected or batch error) */
+    PS_ACK_DUPLICATE, /* "duplicate": this seq was already accepted; nothing applied again */
+    PS_ACK_RETRY      /* "retry_later": not accepted now, resend the same batch later */
+} ps_ack_status_t;
+
+const char *ps_ack_status_name (ps_ack_status_t status);
+
+typedef struct {
+    char producer[PS_ID_MAX + 1]; /* "" when the batch could not be read */
+    uint64_t seq;                 /* 0 when the batch could not be read */
+    ps_ack_status_t status;
+    uint32_t accepted;
+    uint32_t nrejects;
+    ps_reject_t *rejects; /* owned; nrejects entries */
+    bool has_error;       /* batch-level error (status rejected or retry_later) */
+    ps_error_t error;
+} ps_ack_t;
+
+/*  Encodes an ack for BATCH (its producer, seq, counts and rejects) with
+    STATUS, appending to OUT. BATCH_ERROR, when not NULL, is the batch-level
+    error (then BATCH may be NULL if the batch could not be read). Returns 0
+    or -1 when out of memory. */
+int ps_ack_encode (const ps_batch_t *batch, ps_ack_status_t status, const ps_error_t *batch_error,
+                   msgpack_sbuffer *out);
+
+/*  Strictly decodes an ack frame into *ACK (its rejects are malloc'd: free
+    with ps_ack_clear; *ACK is overwritten, not freed, so clear it between
+    decodes). Returns 0, or -1 with *ERR and *ACK cleared. */
+int ps_ack_decode (ps_ack_t *ack, const void *data, size_t size, ps_error_t *err);
+void ps_ack_clear (ps_ack_t *ack);
+
+/* ---- Indicator updates (compute -> publish) and feed (publish -> SUB) ---- */
+
+/*  One changed topic in an update: TOPIC and BODY point into the decoded
+    frame (valid while the frame is). BODY is one complete MessagePack map
+    of indicator fields (PROTOCOL.md, "Cell message"); BODY_LEN 0 means the
+    topic was removed. */
+typedef struct {
+    const char *topic;
+    size_t topic_len;
+    const uint8_t *body;
+    size_t body_len;
+} ps_update_item_t;
+
+/*  Appends an update frame {v, type:"update", epoch, useq, items:[[topic,
+    body]...]} holding N items to OUT. EPOCH names the compute instance,
+    USEQ numbers its update frames 1, 2, 3, ... so publish can confirm how
+    far it got. Returns 0 or -1 when out of memory. */
+int ps_update_encode (uint64_t epoch, uint64_t useq, const ps_update_item_t *items, size_t n,
+                      msgpack_sbuffer *out);
+
+/*  Strictly decodes an update frame. On success returns 0, sets *EPOCH and
+    *N, and points *ITEMS at an array (grown in *ITEMS / *CAPACITY with
+    realloc; the caller frees it) whose pointers refer into DATA. Every item's
+    topic is checked against the topic grammar and every body must be one
+    well-formed map. Also sets *USEQ. Returns -1 with *ERR otherwise. */
+int ps_update_decode (const void *data, size_t size, uint64_t *epoch, uint64_t *useq,
+                      ps_update_item_t **items, size_t *n, size_t *capacity, ps_error_t *err);
+
+/*  Builds a feed message body into OUT (cleared first): the map FIELDS
+    (one complete MessagePack map, e.g. an update item's body) with "v",
+    "seq", "prev" and "epoch" added in front. Returns 0, or -1 when FIELDS
+    is not a map or out of memory. */
+int ps_feed_body (uint64_t seq, uint64_t prev, uint64_t epoch, const uint8_t *fields,
+                  size_t fields_len, msgpack_sbuffer *out);
+
+/*  Builds a heartbeat body {v, type:"hb", epoch, seq, interval_ms} into OUT
+    (cleared first). Returns 0 or -1. */
+int ps_heartbeat_body (uint64_t epoch, uint64_t seq, uint32_t interval_ms, msgpack_sbuffer *out);
+
+/* Topic of heartbeats; no cell topic can start with '$'. */
+#define PS_TOPIC_HEARTBEAT "$hb"
+/* Prefix of ratio topics: "$ratio/<name>". */
+#define PS_TOPIC_RATIO_PREFIX "$ratio/"
+
+/* ---- Progress (compute -> ingest, publish -> compute) -------------------- */
+
+/*  A receiver tells its sender how far it has processed a stream, so the
+    sender can drain before closing (libzmq 4.3.4 may drop what is still
+    queued at close) and, later, reclaim journal space. POS is the last jseq
+    applied (compute -> ingest) or the last update useq published (publish
+    -> compute). Frame: {"v":1, "type":"progress", "pos": uint}.
+    Appends to OUT; returns 0 or -1 when out of memory. */
+int ps_progress_encode (uint64_t pos, msgpack_sbuffer *out);
+
+/*  Strictly decodes a progress frame into *POS. Returns 0, or -1 with *ERR. */
+int ps_progress_decode (const void *data, size_t size, uint64_t *pos, ps_error_t *err);
+
+/* ---- Generic strict reading --------------------------------------------- */
+
+/*  Checks that DATA holds exactly one MessagePack object whose container
+    counts all fit in the remaining bytes, whose nesting is at most
+    PS_MAX_DEPTH, and whose strings are valid UTF-8. Returns 0, or -1 with
+    *ERR (PS_E_DECODE, PS_E_LIMIT or PS_E_UTF8). Call before handing
+    untrusted bytes to msgpack_unpack_next. */
+int ps_msgpack_check (const void *data, size_t size, ps_error_t *err);
+
+/*  Finds string key KEY in map object MAP; returns the value or NULL. */
+const msgpack_object *ps_map_get (const msgpack_object *map, const char *key);
+
+#endif

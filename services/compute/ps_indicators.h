@@ -1,0 +1,34 @@
+/*  ps_indicators: the message bodies compute publishes, each one complete
+    (PROTOCOL.md "Cell message", "Ratio message", "Reject message"), so a
+    subscriber never needs an earlier message to read a later one.
+
+    Every float is a quotient whose base was checked to be present and
+    non-zero first: an indicator without a defined base is left out of the
+    map, never sent as NaN or infinity. */
+
+#ifndef PS_INDICATORS_H_INCLUDED
+#define PS_INDICATORS_H_INCLUDED
+
+#include <msgpack.h>
+
+#include "ps_cells.h"
+#include "ps_proto.h"
+#include "ps_ratios.h"
+
+/*  Packs the indicator map of cell ID with PK. */
+void ps_indicators_cell (const ps_cells_t *cells, uint32_t id, msgpack_packer *pk);
+
+/*  Packs the map of RATIO at PERIOD with PK. Returns 0, or -1 without
+    packing anything when a side's cell does not exist at PERIOD. */
+int ps_indicators_ratio (const ps_cells_t *cells, const ps_ratio_t *ratio,
+                         const ps_period_t *period, msgpack_packer *pk);
+
+/*  Writes "$ratio/NAME/PERIOD" into BUF (PS_TOPIC_MAX + 1 bytes); returns
+    its length. */
+size_t ps_indicators_ratio_topic (const ps_ratio_t *ratio, const ps_period_t *period, char *buf);
+
+/*  Packs a reject map for report INDEX of batch (PRODUCER, SEQ). */
+void ps_indicators_reject (const char *producer, uint64_t seq, uint32_t index,
+                           const ps_error_t *error, msgpack_packer *pk);
+
+#endif

@@ -1,0 +1,43 @@
+/*  ps_send: the "paystat send" command: reads a report file, sends it with
+    ps_sender and prints every rejected row and a summary. */
+
+#ifndef PS_SEND_H_INCLUDED
+#define PS_SEND_H_INCLUDED
+
+#include <stdio.h>
+
+#include "ps_input.h"
+#include "ps_sender.h"
+
+/* Exit statuses of "paystat send" (and of the send step of the demo). */
+#define PS_EXIT_OK          0
+#define PS_EXIT_REJECTED    1
+#define PS_EXIT_USAGE       2
+#define PS_EXIT_UNREACHABLE 3
+#define PS_EXIT_INTERRUPTED 130
+
+typedef struct {
+    const char *path; /* "-" is standard input */
+    ps_input_format_t format;
+    ps_sender_config_t sender;
+    bool progress; /* a progress bar on stderr when it is a terminal */
+} ps_send_job_t;
+
+/*  Sends the file of JOB through ingest using CTX: each rejected row goes
+    to stderr as "FILE:LINE: field: reason (code)", then the summary line
+    "sent N, accepted A, rejected R (batches B, retries T)" to OUT.
+    Returns the exit status: PS_EXIT_OK when every row was accepted,
+    PS_EXIT_REJECTED when some were rejected, PS_EXIT_USAGE when the file
+    cannot be read, PS_EXIT_UNREACHABLE when ingest stopped answering,
+    PS_EXIT_INTERRUPTED on SIGINT/SIGTERM. */
+int ps_send_run (void *ctx, const ps_send_job_t *job, FILE *out);
+
+/*  Writes the default producer id "<hostname>-<pid>-<unix ms>" (cut to
+    PS_ID_MAX, characters outside the id grammar replaced by '-') into BUF
+    of PS_ID_MAX + 1 bytes. */
+void ps_send_default_producer (char *buf);
+
+/*  Runs "paystat send" with ARGV[0] = "send". Returns the exit status. */
+int ps_send_main (int argc, char **argv);
+
+#endif

@@ -1,0 +1,72 @@
+/*  ps_sender: sends reports to ingest in batches and collects the acks.
+
+    Reports are grouped into batches numbered SEQ, SEQ+1, ... under one
+    producer id; up to WINDOW batches are in flight on a DEALER socket.
+    A batch without an ack after TIMEOUT_MS triggers the Lazy Pirate
+    recovery: the socket is closed (linger 0), a new one connects, and
+    every unacknowledged batch is sent again with the same producer and
+    seq, which ingest deduplicates. After RETRIES consecutive attempts
+    without an answer the sender gives up. An ack "retry_later" holds new
+    batches back and resends the refused ones, in order, after a growing
+    pause. Each rejected report is handed to a callback with the input line
+    it came from. */
+
+#ifndef PS_SENDER_H_INCLUDED
+#define PS_SENDER_H_INCLUDED
+
+#include <stdint.h>
+
+#include "ps_proto.h"
+
+typedef struct {
+    const char *endpoint; /* ingest front door */
+    const char *producer; /* 1..PS_ID_MAX characters [A-Za-z0-9_.:-] */
+    uint64_t first_seq;   /* >= 1 */
+    uint32_t batch_size;  /* 1..PS_MAX_REPORTS */
+    uint32_t window;      /* batches in flight, >= 1 */
+    int timeout_ms;       /* wait for an ack before recovering, >= 1 */
+    int retries;          /* recoveries in a row before giving up, >= 0 */
+} ps_sender_config_t;
+
+typedef struct {
+    uint64_t sent;           /* reports handed to ingest (first sends only) */
+    uint64_t accepted;       /* reports ingest accepted (duplicates included) */
+    uint64_t rejected;       /* reports ingest refused */
+    uint64_t duplicate_rows; /* of accepted: in batches ingest had already applied */
+    uint64_t batches;        /* distinct batches sent */
+    uint64_t retries;        /* batch sends beyond the first */
+} ps_sender_stats_t;
+
+/*  Called once per report ingest refused, with the input LINE it came
+    from and ingest's ERROR. */
+typedef void (ps_sender_reject_fn) (void *arg, uint64_t line, const ps_error_t *error);
+
+typedef struct ps_sender_t ps_sender_t;
+
+/*  Creates a sender connected to CONFIG->endpoint in CTX. ON_REJECT(ARG,
+    ...) receives the rejected reports. Returns NULL when out of memory or
+    when the endpoint is not usable (logged). */
+ps_sender_t *ps_sender_new (void *ctx, const ps_sender_config_t *config,
+                            ps_sender_reject_fn *on_reject, void *arg);
+
+/*  Destroys a sender (without waiting for acks) and sets *SELF_P to NULL;
+    NULL-safe. */
+void ps_sender_destroy (ps_sender_t **self_p);
+
+/*  Adds REPORT, read from input line LINE, to the current batch, sending
+    the batch when it is full (after waiting for room in the window).
+    Returns 0, or -1 when ingest stopped answering, on interruption or when
+    out of memory: ps_sender_error says which. */
+int ps_sender_add (ps_sender_t *self, const ps_report_t *report, uint64_t line);
+
+/*  Sends the last partial batch and waits for every ack. Returns 0, or -1
+    as ps_sender_add. */
+int ps_sender_flush (ps_sender_t *self);
+
+/*  Counters so far. */
+const ps_sender_stats_t *ps_sender_stats (const ps_sender_t *self);
+
+/*  Why the last call returned -1 (one English sentence). */
+const char *ps_sender_error (const ps_sender_t *self);
+
+#endif
