@@ -113,7 +113,8 @@ static int s_reject_cmp (const void *a, const void *b)
 static void s_encode_ack (ps_ingest_t *self, ps_ack_status_t status, const ps_error_t *error)
 {
     msgpack_sbuffer_clear (&self->ack);
-    qsort (self->batch->rejects, self->batch->nrejects, sizeof (ps_reject_t), s_reject_cmp);
+    if (self->batch->nrejects > 1)
+        qsort (self->batch->rejects, self->batch->nrejects, sizeof (ps_reject_t), s_reject_cmp);
     if (ps_ack_encode (self->batch, status, error, &self->ack) != 0)
         ps_error ("out of memory encoding an ack", NULL);
 }
