@@ -9,7 +9,7 @@ build=${1:-$root/build}
 shift || true
 
 packages=(build-essential cmake pkg-config libzmq3-dev libmsgpack-dev libcsv-dev
-          libjansson-dev libcmocka-dev python3 python3-zmq python3-msgpack python3-pytest)
+          libjansson-dev libcmocka-dev libmicrohttpd-dev python3 python3-zmq python3-msgpack python3-pytest)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,132 @@
+/*  ps_http and ps_metrics: a real server on a free loopback port, driven
+    through the same poll loop a service uses, asked by a real client. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ps_http.h"
+#include "ps_metrics.h"
+#include "ps_sock.h"
+
+static void s_hello (void *arg, ps_http_request_t *request)
+{
+    int *calls = arg;
+    (*calls)++;
+    const char *name = ps_http_query (request, "name");
+    char body[64];
+    int n = snprintf (body, sizeof body, "hello %s", name ? name : "nobody");
+    ps_http_reply (request, 200, "text/plain", body, (size_t) n);
+}
+
+/*  Sends REQUEST to the server and runs the server's side of the loop
+    until the response is complete; returns it in RESPONSE. */
+static size_t s_exchange (ps_http_t *http, const char *request, char *response, size_t size)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons ((uint16_t) ps_http_port (http));
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    assert_int_equal (connect (fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    assert_int_equal (write (fd, request, strlen (request)), (ssize_t) strlen (request));
+    size_t got = 0;
+    for (int rounds = 0; rounds < 2000; rounds++) {
+        struct pollfd pfds[2] = {{ps_http_fd (http), POLLIN, 0}, {fd, POLLIN, 0}};
+        poll (pfds, 2, 5);
+        ps_http_run (http);
+        if (pfds[1].revents & (POLLIN | POLLHUP)) {
+            ssize_t n = read (fd, response + got, size - 1 - got);
+            if (n <= 0)
+                break;
+            got += (size_t) n;
+        }
+    }
+    close (fd);
+    response[got] = '\0';
+    return got;
+}
+
+static void test_routes_and_errors (void **state)
+{
+    (void) state;
+    ps_http_t *http = ps_http_new ("127.0.0.1:0");
+    assert_non_null (http);
+    assert_true (ps_http_port (http) > 0);
+    assert_true (ps_http_fd (http) >= 0);
+    int calls = 0;
+    assert_int_equal (ps_http_route (http, "/hello", s_hello, &calls), 0);
+    char response[4096];
+
+    s_exchange (http, "GET /hello?name=ops HTTP/1.0\r\n\r\n", response, sizeof response);
+    assert_non_null (strstr (response, "200 OK"));
+    assert_non_null (strstr (response, "hello ops"));
+    assert_int_equal (calls, 1);
+
+    s_exchange (http, "GET /nowhere HTTP/1.0\r\n\r\n", response, sizeof response);
+    assert_non_null (strstr (response, "404"));
+    s_exchange (http, "POST /hello HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc", response,
+                sizeof response);
+    assert_non_null (strstr (response, "405"));
+    assert_int_equal (calls, 1);
+    ps_http_destroy (&http);
+    assert_null (http);
+}
+
+static void test_bad_listen_address (void **state)
+{
+    (void) state;
+    assert_null (ps_http_new ("localhost"));
+    assert_null (ps_http_new ("127.0.0.1:99999"));
+    assert_null (ps_http_new ("300.0.0.1:80"));
+    assert_null (ps_http_new (":80"));
+}
+
+/*  The exposition format: HELP and TYPE once per metric name, then one
+    sample per line, labels in braces. */
+static void test_metrics_text (void **state)
+{
+    (void) state;
+    ps_metrics_t *m = ps_metrics_new ();
+    ps_metrics_counter (m, "paystat_x_total", "Things.", "reason=\"a\"", 3);
+    ps_metrics_counter (m, "paystat_x_total", "Things.", "reason=\"b\"", 4);
+    ps_metrics_gauge (m, "paystat_y", "A level.", NULL, 2.5);
+    ps_metrics_process (m, ps_wall_us () - 2000000);
+    const char *text = ps_metrics_text (m);
+    assert_non_null (strstr (text, "# HELP paystat_x_total Things.\n# TYPE paystat_x_total "
+                                   "counter\npaystat_x_total{reason=\"a\"} 3\n"
+                                   "paystat_x_total{reason=\"b\"} 4\n"));
+    assert_null (strstr (strstr (text, "reason=\"b\""), "# TYPE paystat_x_total"));
+    assert_non_null (strstr (text, "# TYPE paystat_y gauge\npaystat_y 2.5\n"));
+    assert_non_null (strstr (text, "process_resident_memory_bytes "));
+    assert_true (ps_process_rss_bytes () > 0);
+    double uptime = 0;
+    assert_int_equal (sscanf (strstr (text, "\npaystat_uptime_seconds ") + 1,
+                              "paystat_uptime_seconds %lf", &uptime),
+                      1);
+    assert_true (uptime >= 2.0 && uptime < 60.0);
+    ps_metrics_reset (m);
+    assert_int_equal (ps_metrics_len (m), 0);
+    ps_metrics_destroy (&m);
+    assert_null (m);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_routes_and_errors),
+        cmocka_unit_test (test_bad_listen_address),
+        cmocka_unit_test (test_metrics_text),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
