@@ -5,7 +5,13 @@
     one epoll descriptor that goes into zmq_poll beside the sockets, and
     handlers run on the service's thread, so they read its state without
     locks. Only GET (and HEAD) are served; other methods get 405, unknown
-    paths 404. */
+    paths 404.
+
+    A handler answers once (ps_http_reply) or opens a stream
+    (ps_http_reply_stream) that the service writes to later from its loop,
+    e.g. Server-Sent Events. An idle stream's connection is suspended, so
+    it costs no polling, and resumed when something is written; its queue
+    is bounded, and a client that does not keep up is dropped. */
 
 #ifndef PS_HTTP_H_INCLUDED
 #define PS_HTTP_H_INCLUDED
@@ -14,6 +20,7 @@
 
 typedef struct ps_http_t ps_http_t;
 typedef struct ps_http_request_t ps_http_request_t;
+typedef struct ps_http_stream_t ps_http_stream_t;
 
 /*  Handles one request: must call ps_http_reply exactly once. */
 typedef void (ps_http_handler_fn) (void *arg, ps_http_request_t *request);
@@ -23,7 +30,8 @@ typedef void (ps_http_handler_fn) (void *arg, ps_http_request_t *request);
     port in use). */
 ps_http_t *ps_http_new (const char *listen);
 
-/*  Stops the server and sets *SELF_P to NULL. NULL-safe. */
+/*  Stops the server and sets *SELF_P to NULL; every open stream ends
+    first (its end callback runs). NULL-safe. */
 void ps_http_destroy (ps_http_t **self_p);
 
 /*  Serves PATH (exact match) with HANDLER. Returns 0, or -1 when the route
@@ -50,5 +58,32 @@ const char *ps_http_query (ps_http_request_t *request, const char *key);
 /*  Sends the response: STATUS, CONTENT_TYPE and LEN bytes of BODY (copied). */
 void ps_http_reply (ps_http_request_t *request, int status, const char *content_type,
                     const char *body, size_t len);
+
+/*  Called once when STREAM ends: the client went away, was dropped for
+    falling behind, the stream was closed, or the server stopped. STREAM is
+    freed right after: forget it. */
+typedef void (ps_http_stream_end_fn) (void *arg, ps_http_stream_t *stream);
+
+/*  Answers REQUEST with status 200, CONTENT_TYPE, "Cache-Control: no-cache"
+    and an open-ended body (chunked) written later with
+    ps_http_stream_write. At most MAX_QUEUED bytes may wait for the client.
+    END (with ARG) is called when the stream ends, from ps_http_run or
+    ps_http_destroy, never from here. Returns the stream, or NULL when out
+    of memory or the connection is gone (no reply was sent then; the
+    handler may still call ps_http_reply). */
+ps_http_stream_t *ps_http_reply_stream (ps_http_request_t *request, const char *content_type,
+                                        size_t max_queued, ps_http_stream_end_fn *end, void *arg);
+
+/*  Queues LEN bytes of DATA for the client. Returns 0; or -1 when the
+    stream is closing, or when the bytes do not fit in its queue: the
+    client is not keeping up, so it is dropped (its queue is freed now, its
+    connection closed and END called on a later ps_http_run). */
+int ps_http_stream_write (ps_http_stream_t *stream, const void *data, size_t len);
+
+/*  Ends STREAM once what is queued has been sent. */
+void ps_http_stream_close (ps_http_stream_t *stream);
+
+/*  Bytes waiting for the client. */
+size_t ps_http_stream_queued (const ps_http_stream_t *stream);
 
 #endif

@@ -12,7 +12,8 @@
 
 static volatile sig_atomic_t s_stop = 0;
 
-void *ps_sock_new (void *ctx, int type, const char *endpoint, bool bind, const ps_sock_opts_t *opts)
+static void *s_sock_new (void *ctx, int type, const char *endpoint, bool bind,
+                         const ps_sock_opts_t *opts, bool announce)
 {
     void *sock = zmq_socket (ctx, type);
     if (!sock) {
@@ -23,12 +24,20 @@ void *ps_sock_new (void *ctx, int type, const char *endpoint, bool bind, const p
     if (!opts)
         opts = &defaults;
     if (opts->hwm > 0) {
-        zmq_setsockopt (sock, ZMQ_SNDHWM, &opts->hwm, sizeof opts->hwm);
+        /* A SUB sends only its subscriptions, which a small send HWM would
+           drop: its HWM is for what it receives. */
+        if (type != ZMQ_SUB)
+            zmq_setsockopt (sock, ZMQ_SNDHWM, &opts->hwm, sizeof opts->hwm);
         zmq_setsockopt (sock, ZMQ_RCVHWM, &opts->hwm, sizeof opts->hwm);
     }
     if (opts->maxmsgsize > 0)
         zmq_setsockopt (sock, ZMQ_MAXMSGSIZE, &opts->maxmsgsize, sizeof opts->maxmsgsize);
     zmq_setsockopt (sock, ZMQ_LINGER, &opts->linger_ms, sizeof opts->linger_ms);
+    int on = 1;
+    if (announce) {
+        zmq_setsockopt (sock, ZMQ_IMMEDIATE, &on, sizeof on);
+        zmq_setsockopt (sock, ZMQ_PROBE_ROUTER, &on, sizeof on);
+    }
     int rc = bind ? zmq_bind (sock, endpoint) : zmq_connect (sock, endpoint);
     if (rc != 0) {
         ps_error (bind ? "cannot bind" : "cannot connect", "endpoint=%s error=\"%s\"", endpoint,
@@ -38,6 +47,16 @@ void *ps_sock_new (void *ctx, int type, const char *endpoint, bool bind, const p
     }
     ps_info (bind ? "bound" : "connected", "endpoint=%s", endpoint);
     return sock;
+}
+
+void *ps_sock_new (void *ctx, int type, const char *endpoint, bool bind, const ps_sock_opts_t *opts)
+{
+    return s_sock_new (ctx, type, endpoint, bind, opts, false);
+}
+
+void *ps_sock_new_announced (void *ctx, const char *endpoint, const ps_sock_opts_t *opts)
+{
+    return s_sock_new (ctx, ZMQ_DEALER, endpoint, false, opts, true);
 }
 
 void ps_sock_destroy (void **sock_p)

@@ -9,7 +9,8 @@
 #include <stdint.h>
 
 typedef struct {
-    int hwm;            /* send and receive high-water mark, messages (0 = libzmq default) */
+    int hwm;            /* send and receive high-water mark, messages (0 = libzmq default;
+                           a SUB's applies to what it receives only) */
     int64_t maxmsgsize; /* ZMQ_MAXMSGSIZE for untrusted peers, -1 = none */
     int linger_ms;      /* ZMQ_LINGER */
 } ps_sock_opts_t;
@@ -19,6 +20,13 @@ typedef struct {
     logging which endpoint failed and why (zmq_strerror). */
 void *ps_sock_new (void *ctx, int type, const char *endpoint, bool bind,
                    const ps_sock_opts_t *opts);
+
+/*  As ps_sock_new for a DEALER connecting to a ROUTER, which then
+    announces each connection and reconnection with an empty frame
+    (ZMQ_PROBE_ROUTER; ZMQ_IMMEDIATE, so that each new connection is a new
+    pipe and gets its own probe): the ROUTER learns that a peer (re)joined
+    before the peer has anything to say. */
+void *ps_sock_new_announced (void *ctx, const char *endpoint, const ps_sock_opts_t *opts);
 
 /*  Closes *SOCK_P (if not NULL) and sets it to NULL. */
 void ps_sock_destroy (void **sock_p);

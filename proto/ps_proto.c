@@ -47,9 +47,9 @@ static const char *const s_status_names[] = {"ok", "partial", "rejected", "dupli
                                              "retry_later"};
 
 /* Field names an error may carry; decoded acks point their errors here. */
-static const char *const s_fields[] = {"",       "v",        "type",   "producer", "seq",  "ingest",
-                                       "jseq",   "reports",  "source", "period",   "dims", "count",
-                                       "amount", "currency", "op",     "i"};
+static const char *const s_fields[] = {
+    "",     "v",     "type",   "producer", "seq", "ingest", "jseq",   "reports", "source", "period",
+    "dims", "count", "amount", "currency", "op",  "i",      "prefix", "since",   "epoch"};
 
 /* ---- Small helpers ------------------------------------------------------ */
 
@@ -175,9 +175,9 @@ static bool s_dim_value_ok (const char *s, size_t len)
     return len >= 1 && len <= PS_DIM_VALUE_MAX && s_chars_ok (s, len, "_.-");
 }
 
-/*  Parses the token "name=value" into *DIM. "*" (a rolled-up dimension)
-    is accepted only when ALLOW_STAR. Returns NULL, or a static reason that
-    completes "dimension '...' ". */
+/*  Parses the token "name=value" into *DIM (only checks it when DIM is
+    NULL). "*" (a rolled-up dimension) is accepted only when ALLOW_STAR. Returns NULL, or a static
+   reason that completes "dimension '...' ". */
 static const char *s_dim_parse (const char *tok, size_t len, bool allow_star, ps_dim_t *dim)
 {
     const char *eq = memchr (tok, '=', len);
@@ -193,6 +193,8 @@ static const char *s_dim_parse (const char *tok, size_t len, bool allow_star, ps
         return "has the value '*', which is reserved for rolled-up dimensions";
     if (!star && !s_dim_value_ok (value, value_len))
         return "has a value that is not 1 to 64 of A-Z a-z 0-9 _ . -";
+    if (!dim)
+        return NULL;
     memcpy (dim->name, tok, name_len);
     dim->name[name_len] = '\0';
     memcpy (dim->value, value, value_len);
@@ -210,10 +212,43 @@ static uint64_t s_be (const uint8_t *p, int n)
     return v;
 }
 
-/*  True when S[0..LEN) is well-formed UTF-8: no overlong forms, no
-    surrogates, nothing above U+10FFFF. */
-static bool s_utf8_ok (const uint8_t *s, size_t len)
+/*  True when S[0..LEN) is ASCII, read eight bytes at a time; AVAIL bytes
+    from S on may be read (at least LEN), so a short string is one word. */
+static bool s_ascii (const uint8_t *s, size_t len, size_t avail)
 {
+    const uint64_t high = 0x8080808080808080ULL;
+    uint64_t any = 0, w;
+    if (len < 8 && avail >= 8) {
+        memcpy (&w, s, 8);
+        /* Only the first LEN bytes of the word are the string's. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        uint64_t mine = len ? ~0ULL >> (64 - 8 * len) : 0;
+#else
+        uint64_t mine = len ? ~0ULL << (64 - 8 * len) : 0;
+#endif
+        return !(w & mine & high);
+    }
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        memcpy (&w, s + i, 8);
+        any |= w;
+    }
+    if (len >= 8) {
+        memcpy (&w, s + len - 8, 8); /* the tail, overlapping */
+        any |= w;
+    } else
+        for (; i < len; i++)
+            any |= s[i];
+    return !(any & high);
+}
+
+/*  True when S[0..LEN) is well-formed UTF-8: no overlong forms, no
+    surrogates, nothing above U+10FFFF. AVAIL as for s_ascii. */
+static bool s_utf8_ok (const uint8_t *s, size_t len, size_t avail)
+{
+    /* Nearly all text on the wire is ASCII. */
+    if (s_ascii (s, len, avail))
+        return true;
     size_t i = 0;
     while (i < len) {
         uint8_t c = s[i];
@@ -261,6 +296,7 @@ int ps_msgpack_check (const void *data, size_t size, ps_error_t *err)
     uint64_t todo[PS_MAX_DEPTH + 1];
     int depth = 0;
     todo[0] = 1;
+    uint32_t objects = 0;
     for (;;) {
         while (todo[depth] == 0) {
             if (depth == 0)
@@ -269,25 +305,33 @@ int ps_msgpack_check (const void *data, size_t size, ps_error_t *err)
         }
         todo[depth]--;
         size_t at = (size_t) (p - start);
+        /* One-byte objects (nil, fixint, empty containers) would otherwise let
+           a 4 MiB frame cost msgpack-c ~100 MB of zone. */
+        if (++objects > PS_MAX_OBJECTS)
+            return s_fail (err, PS_E_LIMIT, "", "more than %u MessagePack objects (byte %zu)",
+                           PS_MAX_OBJECTS, at);
         if (p == end)
             return s_fail (err, PS_E_DECODE, "", "frame ends in the middle of an object (byte %zu)",
                            at);
         uint8_t b = *p++;
+        /* A positive or negative fixint is the whole object. */
+        if (b <= 0x7f || b >= 0xe0)
+            continue;
         int len_bytes = 0;     /* size of the length field that follows B */
         uint64_t payload = 0;  /* bytes to skip after the length field */
         uint64_t elements = 0; /* objects inside a container */
         enum { SCALAR, STR, ARRAY, MAP } kind = SCALAR;
-        /* Anything not handled below is a positive or negative fixint. */
-        if (b >= 0x80 && b <= 0x8f) {
-            kind = MAP;
-            elements = b & 0x0f;
-        } else if (b >= 0x90 && b <= 0x9f) {
-            kind = ARRAY;
-            elements = b & 0x0f;
-        } else if (b >= 0xa0 && b <= 0xbf) {
+        /* Most frequent first: map keys and short values are fixstr. */
+        if (b >= 0xa0 && b <= 0xbf) {
             kind = STR;
             payload = b & 0x1f;
-        } else if (b >= 0xc0 && b <= 0xdf)
+        } else if (b <= 0x8f) {
+            kind = MAP;
+            elements = b & 0x0f;
+        } else if (b <= 0x9f) {
+            kind = ARRAY;
+            elements = b & 0x0f;
+        } else
             switch (b) {
             case 0xc0: /* nil */
             case 0xc2: /* false */
@@ -379,7 +423,7 @@ int ps_msgpack_check (const void *data, size_t size, ps_error_t *err)
             return s_fail (err, PS_E_DECODE, "",
                            "object at byte %zu needs %" PRIu64 " bytes but only %zu remain", at,
                            payload, left);
-        if (kind == STR && !s_utf8_ok (p, (size_t) payload))
+        if (kind == STR && !s_utf8_ok (p, (size_t) payload, left))
             return s_fail (err, PS_E_UTF8, "", "string at byte %zu is not valid UTF-8", at);
         p += payload;
     }
@@ -494,9 +538,8 @@ static int s_get_id (const msgpack_object *o, const char *field, bool empty_ok,
     return 0;
 }
 
-/* Checks "v" (must be the integer 1) and "type" (must be TYPE). */
-static int s_check_header (const msgpack_object *v, const msgpack_object *type, const char *want,
-                           ps_error_t *err)
+/* Checks "v" (must be the integer 1). */
+static int s_check_version (const msgpack_object *v, ps_error_t *err)
 {
     if (!v)
         return s_fail (err, PS_E_VERSION, "v", "v is missing (this receiver speaks version %d)",
@@ -512,7 +555,14 @@ static int s_check_header (const msgpack_object *v, const msgpack_object *type, 
         return s_fail (err, PS_E_VERSION, "v",
                        "unsupported protocol version %" PRIu64 " (this receiver speaks %d)",
                        v->via.u64, PS_PROTO_VERSION);
-    if (s_need_str (type, "type", err) != 0)
+    return 0;
+}
+
+/* Checks "v" (must be the integer 1) and "type" (must be TYPE). */
+static int s_check_header (const msgpack_object *v, const msgpack_object *type, const char *want,
+                           ps_error_t *err)
+{
+    if (s_check_version (v, err) != 0 || s_need_str (type, "type", err) != 0)
         return -1;
     char q[S_QUOTE_MAX + 4];
     if (!s_str_is (type, want))
@@ -540,7 +590,7 @@ ps_err_t ps_err_from_name (const char *name, size_t len)
 
 const char *ps_op_name (ps_op_t op)
 {
-    return op == PS_OP_SET ? "set" : "add";
+    return op == PS_OP_SET ? "set" : op == PS_OP_RETRACT ? "retract" : "add";
 }
 
 const char *ps_ack_status_name (ps_ack_status_t status)
@@ -598,6 +648,7 @@ void ps_batch_reset (ps_batch_t *self)
     self->seq = 0;
     self->ingest[0] = '\0';
     self->jseq = 0;
+    self->journal = 0;
     self->total = 0;
     self->nreports = 0;
     self->nrejects = 0;
@@ -763,6 +814,18 @@ static int s_report_decode (const msgpack_object *o, bool forwarded, ps_report_t
     if (v[R_DIMS] && s_report_dims (v[R_DIMS], r, err) != 0)
         return -1;
 
+    const msgpack_object *op = v[R_OP];
+    if (op && s_str_is (op, "retract")) {
+        /* A retraction withdraws the cell's reported value: a measure
+           beside it would suggest a partial withdrawal, which it is not. */
+        for (int k = R_COUNT; k <= R_CURRENCY; k++)
+            if (v[k])
+                return s_fail (err, PS_E_OP, s_report_keys[k], "op \"retract\" takes no %s",
+                               s_report_keys[k]);
+        r->op = PS_OP_RETRACT;
+        return 0;
+    }
+
     r->has_count = v[R_COUNT] != NULL;
     if (r->has_count && s_get_uint (v[R_COUNT], "count", 0, S_INT_MAX, &u, err) != 0)
         return -1;
@@ -790,22 +853,22 @@ static int s_report_decode (const msgpack_object *o, bool forwarded, ps_report_t
     } else if (r->has_amount)
         return s_fail (err, PS_E_MISSING, "currency", "amount needs a currency");
 
-    const msgpack_object *op = v[R_OP];
     if (op) {
         if (op->type != MSGPACK_OBJECT_STR)
             return s_fail (err, PS_E_TYPE, "op", "op must be a string, got %s", s_type_name (op));
         if (s_str_is (op, "set"))
             r->op = PS_OP_SET;
         else if (!s_str_is (op, "add"))
-            return s_fail (err, PS_E_OP, "op", "op must be \"add\" or \"set\", got \"%s\"",
+            return s_fail (err, PS_E_OP, "op",
+                           "op must be \"add\", \"set\" or \"retract\", got \"%s\"",
                            s_quote (q, op->via.str.ptr, op->via.str.size));
     }
     return 0;
 }
 
-enum { B_V, B_TYPE, B_PRODUCER, B_SEQ, B_INGEST, B_JSEQ, B_REPORTS, B__N };
+enum { B_V, B_TYPE, B_PRODUCER, B_SEQ, B_INGEST, B_JSEQ, B_JOURNAL, B_REPORTS, B__N };
 static const char *const s_batch_keys[B__N] = {"v",      "type", "producer", "seq",
-                                               "ingest", "jseq", "reports"};
+                                               "ingest", "jseq", "journal",  "reports"};
 
 int ps_batch_decode (ps_batch_t *self, const void *data, size_t size, bool forwarded,
                      ps_error_t *err)
@@ -825,6 +888,9 @@ int ps_batch_decode (ps_batch_t *self, const void *data, size_t size, bool forwa
         return -1;
     if (forwarded && (s_get_id (v[B_INGEST], "ingest", false, self->ingest, err) != 0 ||
                       s_need_uint (v[B_JSEQ], "jseq", 1, S_INT_MAX, &self->jseq, err) != 0))
+        return -1;
+    if (forwarded && v[B_JOURNAL] &&
+        s_get_uint (v[B_JOURNAL], "journal", 1, S_INT_MAX, &self->journal, err) != 0)
         return -1;
 
     const msgpack_object *reports = v[B_REPORTS];
@@ -849,6 +915,23 @@ int ps_batch_decode (ps_batch_t *self, const void *data, size_t size, bool forwa
         else
             s_insert_reject (self, index, &e);
     }
+    return 0;
+}
+
+/* A few bytes packed on the stack: msgpack-c's inline packing functions
+   call the packer's write function every few bytes, and one that the
+   compiler can see costs stores, not calls. */
+typedef struct {
+    size_t len;
+    char data[64];
+} s_stack_t;
+
+static int s_stack_write (void *data, const char *buf, size_t len)
+{
+    s_stack_t *st = data;
+    assert (len <= sizeof st->data - st->len);
+    memcpy (st->data + st->len, buf, len);
+    st->len += len;
     return 0;
 }
 
@@ -877,12 +960,12 @@ static int s_pack_key_str (msgpack_packer *pk, const char *key, const char *valu
 
 /*  Packs a report in canonical form: keys in the order source, period,
     dims, count, amount, currency, op, i; dims only when there are some, op
-    only when it is "set", i only when WITH_INDEX. */
+    only when it is not "add", i only when WITH_INDEX. */
 static int s_report_pack (msgpack_packer *pk, const ps_report_t *r, bool with_index, uint32_t index)
 {
     char period[PS_PERIOD_STRLEN];
     size_t n =
-        2 + (r->ndims > 0) + r->has_count + 2 * r->has_amount + (r->op == PS_OP_SET) + with_index;
+        2 + (r->ndims > 0) + r->has_count + 2 * r->has_amount + (r->op != PS_OP_ADD) + with_index;
     int rc = msgpack_pack_map (pk, n);
     rc |= s_pack_key_str (pk, "source", r->source);
     rc |= s_pack_cstr (pk, "period");
@@ -901,8 +984,8 @@ static int s_report_pack (msgpack_packer *pk, const ps_report_t *r, bool with_in
         rc |= s_pack_key_uint (pk, "amount", (uint64_t) r->amount);
         rc |= s_pack_key_str (pk, "currency", r->currency);
     }
-    if (r->op == PS_OP_SET)
-        rc |= s_pack_key_str (pk, "op", "set");
+    if (r->op != PS_OP_ADD)
+        rc |= s_pack_key_str (pk, "op", ps_op_name (r->op));
     if (with_index)
         rc |= s_pack_key_uint (pk, "i", index);
     return rc;
@@ -918,7 +1001,8 @@ int ps_batch_encode (const ps_batch_t *self, bool forwarded, msgpack_sbuffer *ou
     assert (self && out);
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map (&pk, forwarded ? 7 : 5);
+    bool journal = forwarded && self->journal;
+    int rc = msgpack_pack_map (&pk, forwarded ? 7 + journal : 5);
     rc |= s_pack_key_uint (&pk, "v", PS_PROTO_VERSION);
     rc |= s_pack_key_str (&pk, "type", "batch");
     rc |= s_pack_key_str (&pk, "producer", self->producer);
@@ -927,6 +1011,8 @@ int ps_batch_encode (const ps_batch_t *self, bool forwarded, msgpack_sbuffer *ou
         rc |= s_pack_key_str (&pk, "ingest", self->ingest);
         rc |= s_pack_key_uint (&pk, "jseq", self->jseq);
     }
+    if (journal)
+        rc |= s_pack_key_uint (&pk, "journal", self->journal);
     rc |= s_pack_cstr (&pk, "reports") | msgpack_pack_array (&pk, self->nreports);
     for (uint32_t i = 0; i < self->nreports; i++)
         rc |= s_report_pack (&pk, &self->reports[i], forwarded, self->index[i]);
@@ -1192,18 +1278,21 @@ static const char *s_topic_check (const char *t, size_t len)
     if (!s2 || ps_period_parse (p, (size_t) (s2 - p), &period, NULL) != 0)
         return "topic needs a valid period between two '/'";
     p = s2 + 1;
-    char prev[PS_DIM_NAME_MAX + 1] = "";
+    const char *prev = NULL; /* the previous dim's name, PREV_LEN bytes */
+    size_t prev_len = 0;
     for (int n = 0; p < end; n++) {
         const char *comma = memchr (p, ',', (size_t) (end - p));
-        const char *tok_end = comma ? comma : end;
-        ps_dim_t dim;
+        size_t tok_len = (size_t) ((comma ? comma : end) - p);
         if (n == PS_MAX_DIMS)
             return "more than 4 dimensions in topic";
-        if (s_dim_parse (p, (size_t) (tok_end - p), true, &dim))
+        if (s_dim_parse (p, tok_len, true, NULL))
             return "malformed name=value in topic";
-        if (n > 0 && strcmp (prev, dim.name) >= 0)
+        size_t name_len = (size_t) ((const char *) memchr (p, '=', tok_len) - p);
+        int order = n == 0 ? 1 : memcmp (prev, p, prev_len < name_len ? prev_len : name_len);
+        if (n > 0 && (order > 0 || (order == 0 && prev_len >= name_len)))
             return "topic dimensions must be sorted by name, each once";
-        strcpy (prev, dim.name);
+        prev = p;
+        prev_len = name_len;
         if (comma && comma + 1 == end)
             return "topic ends with ','";
         p = comma ? comma + 1 : end;
@@ -1315,31 +1404,43 @@ int ps_feed_body (uint64_t seq, uint64_t prev, uint64_t epoch, const uint8_t *fi
     if (count > UINT32_MAX - 4)
         return -1;
     /* Splice: a new header, the four numbering fields, then the original
-       entries byte for byte, so publish never re-decodes compute's maps. */
+       entries byte for byte, so publish never re-decodes compute's maps.
+       The new head is packed on the stack and appended in one write. */
+    s_stack_t head = {0};
     msgpack_packer pk;
-    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map (&pk, (size_t) count + 4);
-    rc |= s_pack_key_uint (&pk, "v", PS_PROTO_VERSION);
-    rc |= s_pack_key_uint (&pk, "seq", seq);
-    rc |= s_pack_key_uint (&pk, "prev", prev);
-    rc |= s_pack_key_uint (&pk, "epoch", epoch);
+    msgpack_packer_init (&pk, &head, s_stack_write);
+    msgpack_pack_map (&pk, (size_t) count + 4);
+    s_pack_key_uint (&pk, "v", PS_PROTO_VERSION);
+    s_pack_key_uint (&pk, "seq", seq);
+    s_pack_key_uint (&pk, "prev", prev);
+    s_pack_key_uint (&pk, "epoch", epoch);
+    int rc = msgpack_sbuffer_write (out, head.data, head.len);
     rc |= msgpack_sbuffer_write (out, (const char *) fields + header, fields_len - header);
     return rc ? -1 : 0;
 }
 
 int ps_heartbeat_body (uint64_t epoch, uint64_t seq, uint32_t interval_ms, msgpack_sbuffer *out)
 {
-    assert (out);
-    msgpack_sbuffer_clear (out);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map (&pk, 5);
-    rc |= s_pack_key_uint (&pk, "v", PS_PROTO_VERSION);
-    rc |= s_pack_key_str (&pk, "type", "hb");
-    rc |= s_pack_key_uint (&pk, "epoch", epoch);
-    rc |= s_pack_key_uint (&pk, "seq", seq);
-    rc |= s_pack_key_uint (&pk, "interval_ms", interval_ms);
-    return rc ? -1 : 0;
+    ps_heartbeat_t hb = {.epoch = epoch, .seq = seq, .interval_ms = interval_ms};
+    return ps_heartbeat_encode (&hb, out);
+}
+
+/*  Unpacks DATA into ZONE as a map of message type TYPE and looks up its N
+    KEYS into V. Returns 0, or -1 with *ERR. */
+static int s_small_decode (msgpack_zone *zone, const void *data, size_t size, const char *type,
+                           const char *const *keys, int n, const msgpack_object **v,
+                           ps_error_t *err)
+{
+    msgpack_object root;
+    if (s_unpack (zone, data, size, &root, err) != 0)
+        return -1;
+    if (root.type != MSGPACK_OBJECT_MAP)
+        return s_fail (err, PS_E_TYPE, "", "a %s frame must be a map, got %s", type,
+                       s_type_name (&root));
+    if (s_fields_get (&root, keys, n, v, err) != 0)
+        return -1;
+    /* v and type come first in every key table */
+    return s_check_header (v[0], v[1], type, err);
 }
 
 /* ---- Progress ----------------------------------------------------------- */
@@ -1360,23 +1461,359 @@ static const char *const s_progress_keys[P__N] = {"v", "type", "pos"};
 
 int ps_progress_decode (const void *data, size_t size, uint64_t *pos, ps_error_t *err)
 {
-    int rc = -1;
     msgpack_zone zone;
     if (!msgpack_zone_init (&zone, 256))
         return s_fail (err, PS_E_LIMIT, "", "out of memory");
-    msgpack_object root;
     const msgpack_object *v[P__N];
+    int rc = s_small_decode (&zone, data, size, "progress", s_progress_keys, P__N, v, err) == 0 &&
+                     s_need_uint (v[P_POS], "pos", 0, S_INT_MAX, pos, err) == 0
+                 ? 0
+                 : -1;
+    msgpack_zone_destroy (&zone);
+    return rc;
+}
+
+/* ---- Journal replay ----------------------------------------------------- */
+
+int ps_hello_encode (const ps_hello_t *hello, msgpack_sbuffer *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map (&pk, 6);
+    rc |= s_pack_key_uint (&pk, "v", PS_PROTO_VERSION);
+    rc |= s_pack_key_str (&pk, "type", "hello");
+    rc |= s_pack_key_str (&pk, "ingest", hello->ingest);
+    rc |= s_pack_key_uint (&pk, "journal", hello->journal);
+    rc |= s_pack_key_uint (&pk, "first", hello->first);
+    rc |= s_pack_key_uint (&pk, "head", hello->head);
+    return rc ? -1 : 0;
+}
+
+enum { H_V, H_TYPE, H_INGEST, H_JOURNAL, H_FIRST, H_HEAD, H__N };
+static const char *const s_hello_keys[H__N] = {"v", "type", "ingest", "journal", "first", "head"};
+
+int ps_hello_decode (const void *data, size_t size, ps_hello_t *hello, ps_error_t *err)
+{
+    msgpack_zone zone;
+    if (!msgpack_zone_init (&zone, 256))
+        return s_fail (err, PS_E_LIMIT, "", "out of memory");
+    const msgpack_object *v[H__N];
+    int rc = -1;
+    if (s_small_decode (&zone, data, size, "hello", s_hello_keys, H__N, v, err) == 0 &&
+        s_get_id (v[H_INGEST], "ingest", false, hello->ingest, err) == 0 &&
+        s_need_uint (v[H_JOURNAL], "journal", 1, S_INT_MAX, &hello->journal, err) == 0 &&
+        s_need_uint (v[H_FIRST], "first", 1, S_INT_MAX, &hello->first, err) == 0 &&
+        s_need_uint (v[H_HEAD], "head", 0, S_INT_MAX, &hello->head, err) == 0) {
+        if (hello->first > hello->head + 1)
+            s_fail (err, PS_E_RANGE, "first",
+                    "first must be <= head + 1, got first %" PRIu64 " head %" PRIu64, hello->first,
+                    hello->head);
+        else
+            rc = 0;
+    }
+    msgpack_zone_destroy (&zone);
+    return rc;
+}
+
+int ps_position_encode (const ps_position_t *pos, msgpack_sbuffer *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map (&pk, 6);
+    rc |= s_pack_key_uint (&pk, "v", PS_PROTO_VERSION);
+    rc |= s_pack_key_str (&pk, "type", "position");
+    rc |= s_pack_key_uint (&pk, "journal", pos->journal);
+    rc |= s_pack_key_uint (&pk, "applied", pos->applied);
+    rc |= s_pack_key_uint (&pk, "ckpt", pos->ckpt);
+    rc |= s_pack_cstr (&pk, "resend");
+    rc |= pos->resend ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk);
+    return rc ? -1 : 0;
+}
+
+enum { Q_V, Q_TYPE, Q_JOURNAL, Q_APPLIED, Q_CKPT, Q_RESEND, Q__N };
+static const char *const s_position_keys[Q__N] = {"v",       "type", "journal",
+                                                  "applied", "ckpt", "resend"};
+
+int ps_position_decode (const void *data, size_t size, ps_position_t *pos, ps_error_t *err)
+{
+    msgpack_zone zone;
+    if (!msgpack_zone_init (&zone, 256))
+        return s_fail (err, PS_E_LIMIT, "", "out of memory");
+    const msgpack_object *v[Q__N];
+    int rc = -1;
+    if (s_small_decode (&zone, data, size, "position", s_position_keys, Q__N, v, err) == 0 &&
+        s_need_uint (v[Q_JOURNAL], "journal", 1, S_INT_MAX, &pos->journal, err) == 0 &&
+        s_need_uint (v[Q_APPLIED], "applied", 0, S_INT_MAX, &pos->applied, err) == 0 &&
+        s_need_uint (v[Q_CKPT], "ckpt", 0, pos->applied, &pos->ckpt, err) == 0) {
+        if (!v[Q_RESEND])
+            s_fail (err, PS_E_MISSING, "resend", "resend is missing");
+        else if (v[Q_RESEND]->type != MSGPACK_OBJECT_BOOLEAN)
+            s_fail (err, PS_E_TYPE, "resend", "resend must be a boolean, got %s",
+                    s_type_name (v[Q_RESEND]));
+        else {
+            pos->resend = v[Q_RESEND]->via.boolean;
+            rc = 0;
+        }
+    }
+    msgpack_zone_destroy (&zone);
+    return rc;
+}
+
+/* ---- Feed numbering, heartbeats ----------------------------------------- */
+
+enum { F_V, F_SEQ, F_PREV, F_EPOCH, F_TYPE, F__N };
+static const char *const s_feed_keys[F__N] = {"v", "seq", "prev", "epoch", "type"};
+
+int ps_feed_header_decode (ps_feed_header_t *hdr, const void *body, size_t size, ps_error_t *err)
+{
+    msgpack_zone zone;
+    if (!msgpack_zone_init (&zone, 1024))
+        return s_fail (err, PS_E_LIMIT, "", "out of memory");
+    msgpack_object root;
+    const msgpack_object *v[F__N];
+    int rc = -1;
+    if (s_unpack (&zone, body, size, &root, err) != 0)
+        goto done;
+    if (root.type != MSGPACK_OBJECT_MAP) {
+        s_fail (err, PS_E_TYPE, "", "a feed message must be a map, got %s", s_type_name (&root));
+        goto done;
+    }
+    if (s_fields_get (&root, s_feed_keys, F__N, v, err) != 0 ||
+        s_check_version (v[F_V], err) != 0 ||
+        s_need_uint (v[F_SEQ], "seq", 1, S_INT_MAX, &hdr->seq, err) != 0 ||
+        s_need_uint (v[F_PREV], "prev", 0, hdr->seq - 1, &hdr->prev, err) != 0 ||
+        s_need_uint (v[F_EPOCH], "epoch", 0, S_INT_MAX, &hdr->epoch, err) != 0 ||
+        s_need_str (v[F_TYPE], "type", err) != 0)
+        goto done;
+    hdr->removed = s_str_is (v[F_TYPE], "removed");
+    rc = 0;
+done:
+    msgpack_zone_destroy (&zone);
+    return rc;
+}
+
+int ps_heartbeat_encode (const ps_heartbeat_t *hb, msgpack_sbuffer *out)
+{
+    assert (hb && out);
+    msgpack_sbuffer_clear (out);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map (&pk, hb->has_prefix ? 7 : 5);
+    rc |= s_pack_key_uint (&pk, "v", PS_PROTO_VERSION);
+    rc |= s_pack_key_str (&pk, "type", "hb");
+    rc |= s_pack_key_uint (&pk, "epoch", hb->epoch);
+    rc |= s_pack_key_uint (&pk, "seq", hb->seq);
+    rc |= s_pack_key_uint (&pk, "interval_ms", hb->interval_ms);
+    if (hb->has_prefix) {
+        rc |= s_pack_cstr (&pk, "prefix") | s_pack_str (&pk, hb->prefix, hb->prefix_len);
+        rc |= s_pack_key_uint (&pk, "sum", hb->sum & PS_DIGEST_MASK);
+    }
+    return rc ? -1 : 0;
+}
+
+/* Reads string O (FIELD, optional when OPTIONAL) of at most PS_TOPIC_MAX
+   bytes into BUF / *LEN; absent leaves *LEN 0. */
+static int s_get_prefix (const msgpack_object *o, const char *field, bool optional, char *buf,
+                         size_t *len, ps_error_t *err)
+{
+    *len = 0;
+    buf[0] = '\0';
+    if (!o && optional)
+        return 0;
+    if (s_need_str (o, field, err) != 0)
+        return -1;
+    if (o->via.str.size > PS_TOPIC_MAX)
+        return s_fail (err, PS_E_LIMIT, field, "%s is %" PRIu32 " bytes long, at most %d", field,
+                       o->via.str.size, (int) PS_TOPIC_MAX);
+    memcpy (buf, o->via.str.ptr, o->via.str.size);
+    buf[o->via.str.size] = '\0';
+    *len = o->via.str.size;
+    return 0;
+}
+
+enum { HB_V, HB_TYPE, HB_EPOCH, HB_SEQ, HB_INTERVAL, HB_PREFIX, HB_SUM, HB__N };
+static const char *const s_hb_keys[HB__N] = {"v",           "type",   "epoch", "seq",
+                                             "interval_ms", "prefix", "sum"};
+
+int ps_heartbeat_decode (ps_heartbeat_t *hb, const void *body, size_t size, ps_error_t *err)
+{
+    msgpack_zone zone;
+    if (!msgpack_zone_init (&zone, 1024))
+        return s_fail (err, PS_E_LIMIT, "", "out of memory");
+    const msgpack_object *v[HB__N];
+    uint64_t interval;
+    int rc = -1;
+    if (s_small_decode (&zone, body, size, "hb", s_hb_keys, HB__N, v, err) != 0 ||
+        s_need_uint (v[HB_EPOCH], "epoch", 0, S_INT_MAX, &hb->epoch, err) != 0 ||
+        s_need_uint (v[HB_SEQ], "seq", 0, S_INT_MAX, &hb->seq, err) != 0 ||
+        s_need_uint (v[HB_INTERVAL], "interval_ms", 1, UINT32_MAX, &interval, err) != 0 ||
+        s_get_prefix (v[HB_PREFIX], "prefix", true, hb->prefix, &hb->prefix_len, err) != 0)
+        goto done;
+    hb->interval_ms = (uint32_t) interval;
+    hb->has_prefix = v[HB_PREFIX] != NULL;
+    hb->sum = 0;
+    if (hb->has_prefix && s_need_uint (v[HB_SUM], "sum", 0, S_INT_MAX, &hb->sum, err) != 0)
+        goto done;
+    rc = 0;
+done:
+    msgpack_zone_destroy (&zone);
+    return rc;
+}
+
+/* ---- Snapshots and replay ----------------------------------------------- */
+
+const char *ps_sync_mode_name (ps_sync_mode_t mode)
+{
+    return mode == PS_SYNC_REPLAY ? "replay" : "snapshot";
+}
+
+int ps_snapshot_req_encode (const ps_snapshot_req_t *req, msgpack_sbuffer *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map (&pk, req->has_since ? 5 : 3);
+    rc |= s_pack_key_uint (&pk, "v", PS_PROTO_VERSION);
+    rc |= s_pack_key_str (&pk, "type", "snapshot");
+    rc |= s_pack_cstr (&pk, "prefix") | s_pack_str (&pk, req->prefix, req->prefix_len);
+    if (req->has_since) {
+        rc |= s_pack_key_uint (&pk, "since", req->since);
+        rc |= s_pack_key_uint (&pk, "epoch", req->epoch);
+    }
+    return rc ? -1 : 0;
+}
+
+enum { SR_V, SR_TYPE, SR_PREFIX, SR_SINCE, SR_EPOCH, SR__N };
+static const char *const s_req_keys[SR__N] = {"v", "type", "prefix", "since", "epoch"};
+
+int ps_snapshot_req_decode (ps_snapshot_req_t *req, const void *data, size_t size, ps_error_t *err)
+{
+    msgpack_zone zone;
+    if (!msgpack_zone_init (&zone, 1024))
+        return s_fail (err, PS_E_LIMIT, "", "out of memory");
+    const msgpack_object *v[SR__N];
+    int rc = -1;
+    memset (req, 0, sizeof *req);
+    if (s_small_decode (&zone, data, size, "snapshot", s_req_keys, SR__N, v, err) != 0 ||
+        s_get_prefix (v[SR_PREFIX], "prefix", false, req->prefix, &req->prefix_len, err) != 0)
+        goto done;
+    req->has_since = v[SR_SINCE] != NULL;
+    if (req->has_since && (s_get_uint (v[SR_SINCE], "since", 0, S_INT_MAX, &req->since, err) != 0 ||
+                           s_need_uint (v[SR_EPOCH], "epoch", 0, S_INT_MAX, &req->epoch, err) != 0))
+        goto done;
+    if (!req->has_since && v[SR_EPOCH]) {
+        s_fail (err, PS_E_MISSING, "since", "epoch given without since");
+        goto done;
+    }
+    rc = 0;
+done:
+    msgpack_zone_destroy (&zone);
+    return rc;
+}
+
+int ps_snapshot_end_encode (const ps_snapshot_end_t *end, msgpack_sbuffer *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map (&pk, 6);
+    rc |= s_pack_key_uint (&pk, "v", PS_PROTO_VERSION);
+    rc |= s_pack_key_str (&pk, "type", "end");
+    rc |= s_pack_key_str (&pk, "mode", ps_sync_mode_name (end->mode));
+    rc |= s_pack_key_uint (&pk, "epoch", end->epoch);
+    rc |= s_pack_key_uint (&pk, "seq", end->seq);
+    rc |= s_pack_key_uint (&pk, "count", end->count);
+    return rc ? -1 : 0;
+}
+
+int ps_refusal_encode (const ps_error_t *refusal, msgpack_sbuffer *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map (&pk, 5);
+    rc |= s_pack_key_uint (&pk, "v", PS_PROTO_VERSION);
+    rc |= s_pack_key_str (&pk, "type", "error");
+    size_t len = strnlen (refusal->reason, PS_REASON_MAX - 1);
+    rc |= s_pack_key_str (&pk, "code", ps_err_name (refusal->code));
+    rc |= s_pack_key_str (&pk, "field", refusal->field ? refusal->field : "");
+    rc |= s_pack_cstr (&pk, "reason") |
+          s_pack_str (&pk, refusal->reason, s_utf8_cut (refusal->reason, len));
+    return rc ? -1 : 0;
+}
+
+enum { SE_V, SE_TYPE, SE_MODE, SE_EPOCH, SE_SEQ, SE_COUNT, SE__N };
+static const char *const s_end_keys[SE__N] = {"v", "type", "mode", "epoch", "seq", "count"};
+
+int ps_snapshot_end_decode (ps_snapshot_end_t *end, ps_error_t *refusal, const void *data,
+                            size_t size, ps_error_t *err)
+{
+    msgpack_zone zone;
+    if (!msgpack_zone_init (&zone, 1024))
+        return s_fail (err, PS_E_LIMIT, "", "out of memory");
+    msgpack_object root;
+    const msgpack_object *v[SE__N];
+    char q[S_QUOTE_MAX + 4];
+    int rc = -1;
     if (s_unpack (&zone, data, size, &root, err) != 0)
         goto done;
     if (root.type != MSGPACK_OBJECT_MAP) {
-        s_fail (err, PS_E_TYPE, "", "a progress frame must be a map, got %s", s_type_name (&root));
+        s_fail (err, PS_E_TYPE, "", "a reply must be a map, got %s", s_type_name (&root));
         goto done;
     }
-    if (s_fields_get (&root, s_progress_keys, P__N, v, err) == 0 &&
-        s_check_header (v[P_V], v[P_TYPE], "progress", err) == 0 &&
-        s_need_uint (v[P_POS], "pos", 0, S_INT_MAX, pos, err) == 0)
-        rc = 0;
+    const msgpack_object *type = ps_map_get (&root, "type");
+    if (type && s_str_is (type, "error")) {
+        /* A refusal is an error map with the header keys beside. */
+        if (s_check_header (ps_map_get (&root, "v"), type, "error", err) == 0 &&
+            s_error_decode (&root, "error", refusal, NULL, err) == 0)
+            rc = 1;
+        goto done;
+    }
+    if (s_fields_get (&root, s_end_keys, SE__N, v, err) != 0 ||
+        s_check_header (v[SE_V], v[SE_TYPE], "end", err) != 0 ||
+        s_need_str (v[SE_MODE], "mode", err) != 0 ||
+        s_need_uint (v[SE_EPOCH], "epoch", 0, S_INT_MAX, &end->epoch, err) != 0 ||
+        s_need_uint (v[SE_SEQ], "seq", 0, S_INT_MAX, &end->seq, err) != 0 ||
+        s_need_uint (v[SE_COUNT], "count", 0, S_INT_MAX, &end->count, err) != 0)
+        goto done;
+    if (s_str_is (v[SE_MODE], "snapshot"))
+        end->mode = PS_SYNC_SNAPSHOT;
+    else if (s_str_is (v[SE_MODE], "replay"))
+        end->mode = PS_SYNC_REPLAY;
+    else {
+        s_fail (err, PS_E_SYNTAX, "mode", "mode must be \"snapshot\" or \"replay\", got \"%s\"",
+                s_quote (q, v[SE_MODE]->via.str.ptr, v[SE_MODE]->via.str.size));
+        goto done;
+    }
+    rc = 0;
 done:
+    msgpack_zone_destroy (&zone);
+    return rc;
+}
+
+/* ---- Resend ------------------------------------------------------------- */
+
+int ps_resend_encode (uint64_t epoch, msgpack_sbuffer *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map (&pk, 3);
+    rc |= s_pack_key_uint (&pk, "v", PS_PROTO_VERSION);
+    rc |= s_pack_key_str (&pk, "type", "resend");
+    rc |= s_pack_key_uint (&pk, "epoch", epoch);
+    return rc ? -1 : 0;
+}
+
+enum { RS_V, RS_TYPE, RS_EPOCH, RS__N };
+static const char *const s_resend_keys[RS__N] = {"v", "type", "epoch"};
+
+int ps_resend_decode (const void *data, size_t size, uint64_t *epoch, ps_error_t *err)
+{
+    msgpack_zone zone;
+    if (!msgpack_zone_init (&zone, 256))
+        return s_fail (err, PS_E_LIMIT, "", "out of memory");
+    const msgpack_object *v[RS__N];
+    int rc = s_small_decode (&zone, data, size, "resend", s_resend_keys, RS__N, v, err) == 0 &&
+                     s_need_uint (v[RS_EPOCH], "epoch", 0, S_INT_MAX, epoch, err) == 0
+                 ? 0
+                 : -1;
     msgpack_zone_destroy (&zone);
     return rc;
 }

@@ -35,6 +35,11 @@
 #define PS_MAX_FRAME     (4u << 20) /* bytes in one frame (ZMQ_MAXMSGSIZE) */
 #define PS_MAX_DEPTH     8          /* MessagePack nesting accepted */
 #define PS_REASON_MAX    160
+/* MessagePack objects (every key, value and element) in one frame: msgpack-c
+   spends 24 bytes of zone per object, so this caps a decode near 6 MiB. A
+   forwarded batch of PS_MAX_REPORTS reports using every known key (1 map +
+   8 pairs + 4 dims each) holds about 210,000. */
+#define PS_MAX_OBJECTS (1u << 18)
 /* Longest topic: source/period/ + 4 x (name=value,) */
 #define PS_TOPIC_MAX                                                                               \
     (PS_SOURCE_MAX + 1 + 10 + 1 + PS_MAX_DIMS * (PS_DIM_NAME_MAX + 1 + PS_DIM_VALUE_MAX + 1))
@@ -73,7 +78,10 @@ const char *ps_err_name (ps_err_t code);
 /* Returns the code for wire name NAME (LEN bytes), or PS_E__COUNT if unknown. */
 ps_err_t ps_err_from_name (const char *name, size_t len);
 
-typedef enum { PS_OP_ADD = 0, PS_OP_SET = 1 } ps_op_t;
+/*  What a report does to its cell: add to its reported value, replace it
+    (set), or withdraw it (retract: the cell's reported value stops
+    contributing anywhere; such a report carries no count or amount). */
+typedef enum { PS_OP_ADD = 0, PS_OP_SET = 1, PS_OP_RETRACT = 2 } ps_op_t;
 const char *ps_op_name (ps_op_t op);
 
 typedef struct {
@@ -111,6 +119,7 @@ typedef struct {
     uint64_t seq;               /* producer's batch number, >= 1 */
     char ingest[PS_ID_MAX + 1]; /* forwarded only: ingest instance id */
     uint64_t jseq;              /* forwarded only: journal position, >= 1 */
+    uint64_t journal;           /* forwarded only: journal instance, 0 when not given */
     uint32_t total;             /* reports in the batch as sent */
     uint32_t nreports;          /* valid ones */
     ps_report_t *reports;
@@ -137,7 +146,8 @@ void ps_batch_reject (ps_batch_t *self, uint32_t i, const ps_error_t *error);
 int ps_batch_add_reject (ps_batch_t *self, uint32_t index, const ps_error_t *error);
 
 /*  Strictly decodes one frame of SIZE bytes as a batch. FORWARDED selects
-    the ingest->compute form (requires "ingest" and "jseq").
+    the ingest->compute form (requires "ingest" and "jseq", reads the
+    optional "journal").
     Returns 0 when the batch itself is well formed (individual reports may
     still be in self->rejects); returns -1 when the whole frame is refused,
     with *ERR saying why (field "" for the frame itself). On -1, producer
@@ -239,24 +249,159 @@ int ps_heartbeat_body (uint64_t epoch, uint64_t seq, uint32_t interval_ms, msgpa
 /* Prefix of ratio topics: "$ratio/<name>". */
 #define PS_TOPIC_RATIO_PREFIX "$ratio/"
 
-/* ---- Progress (compute -> ingest, publish -> compute) -------------------- */
+/*  Reads the numbering of a feed message BODY (SIZE bytes; untrusted):
+    seq (>= 1), prev (< seq), epoch and whether it is a removal
+    ({"type": "removed"}). Returns 0, or -1 with *ERR. */
+typedef struct {
+    uint64_t seq;
+    uint64_t prev;
+    uint64_t epoch;
+    bool removed;
+} ps_feed_header_t;
+int ps_feed_header_decode (ps_feed_header_t *hdr, const void *body, size_t size, ps_error_t *err);
+
+/*  A heartbeat: the global one on "$hb", or the one of a topic prefix on
+    "$hb/<prefix>", sent to whoever subscribes to that topic. A prefix
+    heartbeat carries the prefix's digest SUM: the sum, modulo 2^63, of
+    the seq of the latest message of every topic starting with the prefix
+    (removed topics included), so that a subscriber holding the same
+    latest messages computes the same sum (PROTOCOL.md, "Gap detection"). */
+typedef struct {
+    uint64_t epoch;
+    uint64_t seq; /* latest seq published */
+    uint32_t interval_ms;
+    bool has_prefix;
+    char prefix[PS_TOPIC_MAX + 1];
+    size_t prefix_len;
+    uint64_t sum;
+} ps_heartbeat_t;
+
+/* Topic prefix of prefix heartbeats. */
+#define PS_TOPIC_HB_PREFIX "$hb/"
+/* Digests are sums modulo 2^63, so that they stay valid wire integers. */
+#define PS_DIGEST_MASK ((uint64_t) INT64_MAX)
+
+/*  Builds HB's body into OUT (cleared first): {v, type:"hb", epoch, seq,
+    interval_ms} and, for a prefix heartbeat, prefix and sum. Returns 0
+    or -1 when out of memory. */
+int ps_heartbeat_encode (const ps_heartbeat_t *hb, msgpack_sbuffer *out);
+
+/*  Strictly decodes a heartbeat body. Returns 0, or -1 with *ERR. */
+int ps_heartbeat_decode (ps_heartbeat_t *hb, const void *body, size_t size, ps_error_t *err);
+
+/* ---- Snapshots and replay (subscriber <-> publish's snapshot socket) ---- */
+
+/* Topic frame of publish's own replies: the end marker and refusals. */
+#define PS_TOPIC_SNAPSHOT "$snapshot"
+
+/*  A request: the latest message of every topic starting with PREFIX, or,
+    with HAS_SINCE, every message after seq SINCE of epoch EPOCH on those
+    topics when publish still retains them all (else a snapshot). */
+typedef struct {
+    char prefix[PS_TOPIC_MAX + 1];
+    size_t prefix_len;
+    bool has_since;
+    uint64_t since;
+    uint64_t epoch;
+} ps_snapshot_req_t;
+
+/*  Appends the request frame {v, type:"snapshot", prefix, [since, epoch]}
+    to OUT. Returns 0 or -1 when out of memory. */
+int ps_snapshot_req_encode (const ps_snapshot_req_t *req, msgpack_sbuffer *out);
+
+/*  Strictly decodes a request. Returns 0, or -1 with *ERR (field "prefix",
+    "since", "epoch" or a header field). */
+int ps_snapshot_req_decode (ps_snapshot_req_t *req, const void *data, size_t size, ps_error_t *err);
+
+typedef enum { PS_SYNC_SNAPSHOT = 0, PS_SYNC_REPLAY = 1 } ps_sync_mode_t;
+const char *ps_sync_mode_name (ps_sync_mode_t mode);
+
+/*  The marker that ends a reply: what the messages before it were (MODE),
+    the EPOCH and the SEQ they reflect, and how many there were. */
+typedef struct {
+    ps_sync_mode_t mode;
+    uint64_t epoch;
+    uint64_t seq;
+    uint64_t count;
+} ps_snapshot_end_t;
+
+/*  Appends {v, type:"end", mode, epoch, seq, count} to OUT. 0 or -1. */
+int ps_snapshot_end_encode (const ps_snapshot_end_t *end, msgpack_sbuffer *out);
+
+/*  Appends a refusal {v, type:"error", code, field, reason} to OUT. 0 or -1. */
+int ps_refusal_encode (const ps_error_t *refusal, msgpack_sbuffer *out);
+
+/*  Strictly decodes a body on topic PS_TOPIC_SNAPSHOT. Returns 0 with the
+    marker in *END, 1 with *REFUSAL (the request was refused), or -1 with
+    *ERR. */
+int ps_snapshot_end_decode (ps_snapshot_end_t *end, ps_error_t *refusal, const void *data,
+                            size_t size, ps_error_t *err);
+
+/* ---- Resend (publish -> compute) ---------------------------------------- */
+
+/*  Publish asks compute for the complete current message of every topic
+    (it has just started and its cache is empty): {"v":1, "type":"resend",
+    "epoch": publish's epoch}. Appends to OUT; returns 0 or -1. */
+int ps_resend_encode (uint64_t epoch, msgpack_sbuffer *out);
+
+/*  Strictly decodes a resend frame into *EPOCH. Returns 0, or -1 with *ERR. */
+int ps_resend_decode (const void *data, size_t size, uint64_t *epoch, ps_error_t *err);
+
+/* ---- Progress (publish -> compute) --------------------------------------- */
 
 /*  A receiver tells its sender how far it has processed a stream, so the
     sender can drain before closing (libzmq 4.3.4 may drop what is still
-    queued at close) and, later, reclaim journal space. POS is the last jseq
-    applied (compute -> ingest) or the last update useq published (publish
-    -> compute). Frame: {"v":1, "type":"progress", "pos": uint}.
+    queued at close). POS is the last update useq published.
+    Frame: {"v":1, "type":"progress", "pos": uint}.
     Appends to OUT; returns 0 or -1 when out of memory. */
 int ps_progress_encode (uint64_t pos, msgpack_sbuffer *out);
 
 /*  Strictly decodes a progress frame into *POS. Returns 0, or -1 with *ERR. */
 int ps_progress_decode (const void *data, size_t size, uint64_t *pos, ps_error_t *err);
 
+/* ---- Journal replay (ingest <-> compute) --------------------------------- */
+
+/*  hello (ingest -> compute): where ingest's journal stands, sent when
+    ingest starts and whenever compute has been silent for a while; compute
+    answers with a position asking for a resend. Frame: {"v":1,
+    "type":"hello", "ingest": id, "journal": uint, "first": uint, "head":
+    uint}. */
+typedef struct {
+    char ingest[PS_ID_MAX + 1];
+    uint64_t journal; /* journal instance, new whenever the journal is created */
+    uint64_t first;   /* oldest jseq still held (head + 1 when none is) */
+    uint64_t head;    /* last jseq written */
+} ps_hello_t;
+
+/*  Appends a hello frame to OUT. Returns 0 or -1 when out of memory. */
+int ps_hello_encode (const ps_hello_t *hello, msgpack_sbuffer *out);
+
+/*  Strictly decodes a hello frame into *HELLO. Returns 0, or -1 with *ERR. */
+int ps_hello_decode (const void *data, size_t size, ps_hello_t *hello, ps_error_t *err);
+
+/*  position (compute -> ingest): how far compute is in one journal
+    instance. Frame: {"v":1, "type":"position", "journal": uint, "applied":
+    uint, "ckpt": uint, "resend": bool}. */
+typedef struct {
+    uint64_t journal; /* the journal instance the numbers refer to */
+    uint64_t applied; /* last jseq applied */
+    uint64_t ckpt;    /* last jseq in compute's checkpoint: ingest may delete up to it */
+    bool resend;      /* send again every entry after APPLIED */
+} ps_position_t;
+
+/*  Appends a position frame to OUT. Returns 0 or -1 when out of memory. */
+int ps_position_encode (const ps_position_t *pos, msgpack_sbuffer *out);
+
+/*  Strictly decodes a position frame into *POS (ckpt <= applied). Returns
+    0, or -1 with *ERR. */
+int ps_position_decode (const void *data, size_t size, ps_position_t *pos, ps_error_t *err);
+
 /* ---- Generic strict reading --------------------------------------------- */
 
 /*  Checks that DATA holds exactly one MessagePack object whose container
     counts all fit in the remaining bytes, whose nesting is at most
-    PS_MAX_DEPTH, and whose strings are valid UTF-8. Returns 0, or -1 with
+    PS_MAX_DEPTH, which holds at most PS_MAX_OBJECTS objects in all, and
+    whose strings are valid UTF-8. Returns 0, or -1 with
     *ERR (PS_E_DECODE, PS_E_LIMIT or PS_E_UTF8). Call before handing
     untrusted bytes to msgpack_unpack_next. */
 int ps_msgpack_check (const void *data, size_t size, ps_error_t *err);

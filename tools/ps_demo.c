@@ -33,11 +33,13 @@
 
 #define S_START_MS  10000 /* for a service to bind its ports */
 #define S_STOP_MS   10000 /* for a service to exit after SIGTERM */
-#define S_FIRST_MS  3000  /* for the first feed message (a heartbeat) */
+#define S_FIRST_MS  3000  /* for the first sync of the (empty) view */
 #define S_SETTLE_MS 60000 /* at most, for the feed to go quiet */
 #define S_LOG_TAIL  2000  /* bytes of a failed service's log shown */
 
-enum { S_INGEST, S_COMPUTE, S_PUBLISH, S_FEED, S_NENDPOINTS };
+enum { S_INGEST, S_COMPUTE, S_PUBLISH, S_FEED, S_SNAPSHOT, S_HTTP, S_NENDPOINTS };
+
+#define S_NCHILDREN 4 /* publish, compute, ingest, gateway */
 
 typedef struct {
     const char *name; /* "ingest" */
@@ -45,13 +47,13 @@ typedef struct {
     char log[PATH_MAX];
     char dir[PATH_MAX]; /* working directory */
     pid_t pid;          /* 0 when not running */
-    int binds[2];       /* endpoints it binds (S_INGEST...), -1 for none */
+    int binds[3];       /* endpoints it binds (S_INGEST...), -1 for none */
 } s_child_t;
 
 typedef struct {
     int port[S_NENDPOINTS];
     char endpoint[S_NENDPOINTS][64];
-    s_child_t child[3]; /* started in this order, stopped in the reverse */
+    s_child_t child[S_NCHILDREN]; /* started in this order, stopped in the reverse */
 } s_demo_t;
 
 static void s_sleep_ms (int ms)
@@ -197,7 +199,7 @@ static int s_start (s_demo_t *demo, s_child_t *child, char **args)
         return -1;
     }
     int64_t deadline = ps_clock_ms () + S_START_MS;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         int e = child->binds[i];
         while (e >= 0 && !s_port_open (demo->port[e])) {
             if (!s_alive (child))
@@ -245,8 +247,8 @@ static int s_stop (s_child_t *child)
     return 0;
 }
 
-/*  Feeds every message into TABLE until none but heartbeats has come for
-    QUIET_MS. Returns the number of messages. */
+/*  Feeds every topic message into TABLE until none has come for QUIET_MS.
+    Returns the number of messages. */
 static long s_settle (ps_sub_t *sub, ps_table_t *table, long quiet_ms)
 {
     long count = 0;
@@ -256,10 +258,11 @@ static long s_settle (ps_sub_t *sub, ps_table_t *table, long quiet_ms)
         if (now - last >= quiet_ms || now - start >= S_SETTLE_MS)
             return count;
         json_t *msg = NULL;
-        int rc = ps_sub_recv (sub, (int) (last + quiet_ms - now), &msg);
+        ps_client_event_type_t type;
+        int rc = ps_sub_recv (sub, (int) (last + quiet_ms - now), &type, &msg);
         if (rc < 0)
             return count;
-        if (rc > 0 && !ps_sub_is_heartbeat (msg)) {
+        if (rc > 0 && (type == PS_CLIENT_UPDATE || type == PS_CLIENT_REMOVED)) {
             ps_table_update (table, msg);
             last = ps_clock_ms ();
             count++;
@@ -275,7 +278,8 @@ static ps_option_t s_options[] = {
     {"data", NULL, PS_SOURCE_DIR "/data/morocco-2011-2012.csv", "dataset to send", false, NULL},
     {"ratios", NULL, PS_SOURCE_DIR "/data/ratios.conf", "ratio definitions for paystat-compute",
      false, NULL},
-    {"port", NULL, "7401", "first of 4 ports: ingest, compute, publish, feed (0: any free)", false,
+    {"port", NULL, "7401",
+     "first of 6 ports: ingest, compute, publish, feed, snapshot, dashboard (0: any free)", false,
      NULL},
     {"log-dir", NULL, NULL, "services' logs (default: a new directory in /tmp)", false, NULL},
     {"quiet-ms", NULL, "1500", "the feed is settled after this long without an update", false,
@@ -285,12 +289,12 @@ static ps_option_t s_options[] = {
     PS_OPTION_END};
 
 static const char *s_description =
-    "Starts paystat-publish, paystat-compute (with --ratios) and paystat-ingest on\n"
-    "127.0.0.1, sends the dataset, waits until the feed is quiet and prints the send\n"
-    "summary, the table of indicators and the article check: each figure of the\n"
-    "2012 article on Moroccan online card payments next to paystat's, rounded as the\n"
-    "article rounds it. Then keeps the services running (Ctrl-C stops them) unless\n"
-    "--no-wait.\n"
+    "Starts paystat-publish, paystat-compute (with --ratios), paystat-ingest and\n"
+    "paystat-gateway on 127.0.0.1, sends the dataset, waits until the feed is quiet\n"
+    "and prints the send summary, the table of indicators and the article check:\n"
+    "each figure of the 2012 article on Moroccan online card payments next to\n"
+    "paystat's, rounded as the article rounds it. Then prints the live dashboard's\n"
+    "URL and keeps the services running (Ctrl-C stops them) unless --no-wait.\n"
     "The services are paystat-<name> in --bin-dir or in its services/<name>/, else\n"
     "next to paystat (installed) or in ../services/<name>/ from it (build tree).\n"
     "\n"
@@ -301,17 +305,25 @@ static const char *s_description =
 static int s_run (s_demo_t *demo, const char *data, long quiet_ms, bool no_wait)
 {
     void *ctx = zmq_ctx_new ();
-    ps_sub_t *sub = ctx ? ps_sub_new (ctx, demo->endpoint[S_FEED], NULL, 0, false) : NULL;
+    ps_sub_t *sub =
+        ctx ? ps_sub_new (ctx, demo->endpoint[S_FEED], demo->endpoint[S_SNAPSHOT], NULL, 0, 0)
+            : NULL;
     ps_table_t *table = ps_table_new ();
     int status = PS_EXIT_UNREACHABLE;
     if (!sub || !table)
         goto done;
-    /* The first heartbeat proves the subscription is live (slow joiner). */
-    json_t *first = NULL;
-    if (ps_sub_recv (sub, S_FIRST_MS, &first) == 0)
-        fprintf (stderr, "paystat demo: no heartbeat on %s yet; going on\n",
-                 demo->endpoint[S_FEED]);
-    json_decref (first);
+    /* The first sync proves the subscription is live (no slow joiner). */
+    ps_client_event_type_t type = 0;
+    int64_t give_up = ps_clock_ms () + S_FIRST_MS;
+    while (type != PS_CLIENT_SYNCED && ps_clock_ms () < give_up) {
+        json_t *first = NULL;
+        if (ps_sub_recv (sub, (int) (give_up - ps_clock_ms ()), &type, &first) <= 0)
+            break;
+        json_decref (first);
+    }
+    if (type != PS_CLIENT_SYNCED)
+        fprintf (stderr, "paystat demo: no snapshot from %s yet; going on\n",
+                 demo->endpoint[S_SNAPSHOT]);
 
     char producer[PS_ID_MAX + 1];
     ps_send_default_producer (producer);
@@ -336,16 +348,17 @@ static int s_run (s_demo_t *demo, const char *data, long quiet_ms, bool no_wait)
         status = PS_EXIT_REJECTED;
     ps_sub_destroy (&sub);
     if (!no_wait) {
-        printf ("\nServices running: ingest %s, feed %s\n"
-                "Try: paystat sub --table --feed %s\n"
+        printf ("\nDashboard: %s\n", demo->endpoint[S_HTTP]);
+        printf ("\nServices running: ingest %s, feed %s, snapshot %s\n"
+                "Try: paystat sub --table --feed %s --snapshot %s\n"
                 "     paystat send --ingest %s FILE\n"
                 "Ctrl-C stops them.\n",
-                demo->endpoint[S_INGEST], demo->endpoint[S_FEED], demo->endpoint[S_FEED],
-                demo->endpoint[S_INGEST]);
+                demo->endpoint[S_INGEST], demo->endpoint[S_FEED], demo->endpoint[S_SNAPSHOT],
+                demo->endpoint[S_FEED], demo->endpoint[S_SNAPSHOT], demo->endpoint[S_INGEST]);
         fflush (stdout);
         while (!ps_signal_stop ()) {
             bool all = true;
-            for (int i = 0; i < 3; i++)
+            for (int i = 0; i < S_NCHILDREN; i++)
                 all &= s_alive (&demo->child[i]);
             if (!all) {
                 status = PS_EXIT_UNREACHABLE;
@@ -371,18 +384,19 @@ int ps_demo_main (int argc, char **argv)
         return rc > 0 ? PS_EXIT_OK : PS_EXIT_USAGE;
     long base, quiet_ms;
     if (ps_cli_log_init (s_options, program) != 0 ||
-        ps_config_long (s_options, "port", 0, 65532, &base) != 0 ||
+        ps_config_long (s_options, "port", 0, 65535 - S_NENDPOINTS + 1, &base) != 0 ||
         ps_config_long (s_options, "quiet-ms", 1, 600000, &quiet_ms) != 0)
         return PS_EXIT_USAGE;
     if (first != argc) {
         fprintf (stderr, "%s: unexpected argument '%s' (see --help)\n", program, argv[first]);
         return PS_EXIT_USAGE;
     }
-    s_demo_t demo = {.child = {{"publish", "", "", "", 0, {S_PUBLISH, S_FEED}},
-                               {"compute", "", "", "", 0, {S_COMPUTE, -1}},
-                               {"ingest", "", "", "", 0, {S_INGEST, -1}}}};
+    s_demo_t demo = {.child = {{"publish", "", "", "", 0, {S_PUBLISH, S_FEED, S_SNAPSHOT}},
+                               {"compute", "", "", "", 0, {S_COMPUTE, -1, -1}},
+                               {"ingest", "", "", "", 0, {S_INGEST, -1, -1}},
+                               {"gateway", "", "", "", 0, {S_HTTP, -1, -1}}}};
     const char *bin_dir = ps_config_get (s_options, "bin-dir")->value;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < S_NCHILDREN; i++)
         if (s_find_exe (bin_dir, demo.child[i].name, demo.child[i].exe) != 0) {
             fprintf (stderr,
                      "%s: cannot find paystat-%s %s%s (give its directory with --bin-dir)\n",
@@ -399,6 +413,8 @@ int ps_demo_main (int argc, char **argv)
             demo.port[e] = (int) base + e;
         snprintf (demo.endpoint[e], sizeof demo.endpoint[e], "tcp://127.0.0.1:%d", demo.port[e]);
     }
+    snprintf (demo.endpoint[S_HTTP], sizeof demo.endpoint[S_HTTP], "http://127.0.0.1:%d/",
+              demo.port[S_HTTP]);
     char log_dir[PATH_MAX];
     const char *given = ps_config_get (s_options, "log-dir")->value;
     snprintf (log_dir, sizeof log_dir, "%s", given ? given : "/tmp/paystat-demo-XXXXXX");
@@ -409,30 +425,36 @@ int ps_demo_main (int argc, char **argv)
     }
     printf ("paystat demo: services' logs in %s\n", log_dir);
     fflush (stdout);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < S_NCHILDREN; i++) {
         s_child_t *c = &demo.child[i];
         snprintf (c->log, sizeof c->log, "%.*s/%s.log", PATH_MAX - 16, log_dir, c->name);
         snprintf (c->dir, sizeof c->dir, "%.*s/%s", PATH_MAX - 16, log_dir, c->name);
     }
     const char *ratios = ps_config_get (s_options, "ratios")->value;
-    char **ep = (char *[]){demo.endpoint[0], demo.endpoint[1], demo.endpoint[2], demo.endpoint[3]};
-    char *publish_args[] = {demo.child[0].exe, "--bind", ep[S_PUBLISH], "--feed", ep[S_FEED], NULL};
+    char **ep = (char *[]){demo.endpoint[0], demo.endpoint[1], demo.endpoint[2], demo.endpoint[3],
+                           demo.endpoint[4]};
+    char *publish_args[] = {demo.child[0].exe, "--bind",     ep[S_PUBLISH],  "--feed",
+                            ep[S_FEED],        "--snapshot", ep[S_SNAPSHOT], NULL};
     char *compute_args[] = {demo.child[1].exe, "--bind",   ep[S_COMPUTE],   "--publish",
                             ep[S_PUBLISH],     "--ratios", (char *) ratios, NULL};
     char *ingest_args[] = {demo.child[2].exe, "--bind",      ep[S_INGEST],
                            "--compute",       ep[S_COMPUTE], NULL};
-    char **args[3] = {publish_args, compute_args, ingest_args};
+    char listen[32];
+    snprintf (listen, sizeof listen, "127.0.0.1:%d", demo.port[S_HTTP]);
+    char *gateway_args[] = {demo.child[3].exe, "--feed",   ep[S_FEED], "--snapshot",
+                            ep[S_SNAPSHOT],    "--listen", listen,     NULL};
+    char **args[S_NCHILDREN] = {publish_args, compute_args, ingest_args, gateway_args};
 
     ps_signal_install ();
     int status = PS_EXIT_OK;
-    for (int i = 0; i < 3 && status == PS_EXIT_OK; i++)
+    for (int i = 0; i < S_NCHILDREN && status == PS_EXIT_OK; i++)
         if (s_start (&demo, &demo.child[i], args[i]) != 0)
             status = ps_signal_stop () ? PS_EXIT_INTERRUPTED : PS_EXIT_UNREACHABLE;
     if (status == PS_EXIT_OK)
         status = s_run (&demo, ps_config_get (s_options, "data")->value, quiet_ms,
                         ps_config_flag (s_options, "no-wait"));
     /* Upstream first, so that what is in flight drains downstream. */
-    for (int i = 2; i >= 0; i--)
+    for (int i = S_NCHILDREN - 1; i >= 0; i--)
         if (s_stop (&demo.child[i]) != 0 && status == PS_EXIT_OK)
             status = PS_EXIT_UNREACHABLE;
     return status;

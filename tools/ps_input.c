@@ -277,17 +277,22 @@ static ps_input_result_t s_build (const s_fields_t *f, ps_report_t *report, uint
             return rc;
         report->has_amount = true;
     }
-    if (!report->has_count && !report->has_amount)
+    t = f->text[S_COL_OP], n = f->len[S_COL_OP];
+    bool retract = t && n == 7 && memcmp (t, "retract", 7) == 0;
+    if (retract && (report->has_count || report->has_amount))
+        return S_FAIL (err, line, PS_E_OP, "op", "retract takes no count or amount");
+    if (!retract && !report->has_count && !report->has_amount)
         return S_FAIL (err, line, PS_E_MISSING, "count",
                        "a report needs a count, an amount or both");
-
-    t = f->text[S_COL_OP], n = f->len[S_COL_OP];
     if (!t || n == 0 || (n == 3 && memcmp (t, "add", 3) == 0))
         report->op = PS_OP_ADD;
     else if (n == 3 && memcmp (t, "set", 3) == 0)
         report->op = PS_OP_SET;
+    else if (retract)
+        report->op = PS_OP_RETRACT;
     else
-        return S_FAIL (err, line, PS_E_OP, "op", "'%.*s' is not add or set", s_qlen (n), t);
+        return S_FAIL (err, line, PS_E_OP, "op", "'%.*s' is not add, set or retract", s_qlen (n),
+                       t);
     return PS_INPUT_ROW;
 }
 

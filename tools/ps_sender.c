@@ -13,9 +13,11 @@
 #include <string.h>
 #include <zmq.h>
 
-/* Shortest pause after a retry_later, as a fraction of the ack timeout. */
-#define S_BACKOFF_DIVISOR 10
-#define S_BACKOFF_MIN_MS  50
+/* Shortest pause after a retry_later, as a fraction of the ack timeout;
+   it doubles with each retry_later in a row up to the ack timeout. */
+#define S_BACKOFF_DIVISOR   10
+#define S_BACKOFF_MIN_MS    50
+#define S_BACKOFF_DOUBLINGS 16
 
 typedef enum {
     S_FREE = 0,
@@ -164,17 +166,20 @@ static int s_transmit (ps_sender_t *self, s_slot_t *slot)
     return 0;
 }
 
-/*  Sends every slot in STATE again, oldest first, so that ingest sees the
-    producer's seqs in increasing order. */
-static int s_resend_all (ps_sender_t *self, s_state_t state)
+/*  Sends again every slot waiting for a resend (S_BACKOFF), or with ALL
+    every unacknowledged one, oldest first: ingest must see the producer's
+    seqs in increasing order, or a later one accepted first would turn an
+    earlier one into a "duplicate" that is never applied. */
+static int s_resend_all (ps_sender_t *self, bool all)
 {
     uint64_t after = 0;
     for (;;) {
-        /* The next slot in STATE by seq; sent ones may stay in STATE. */
+        /* The next slot by seq; sent ones become S_INFLIGHT. */
         s_slot_t *next = NULL;
         for (uint32_t i = 0; i < self->config.window; i++) {
             s_slot_t *slot = &self->slots[i];
-            if (slot->state == state && slot->seq > after && (!next || slot->seq < next->seq))
+            bool wanted = all ? slot->state != S_FREE : slot->state == S_BACKOFF;
+            if (wanted && slot->seq > after && (!next || slot->seq < next->seq))
                 next = slot;
         }
         if (!next)
@@ -241,15 +246,20 @@ static int s_on_ack (ps_sender_t *self, const void *data, size_t size)
     if (!slot)
         ps_debug ("ignored an ack for no batch in flight", "seq=%" PRIu64, ack.seq);
     else if (ack.status == PS_ACK_RETRY) {
+        /* Ingest answers, so it is not gone: resend until it accepts (the
+           user can interrupt), growing the pause so as not to hammer it. */
         slot->retry_later = true;
         slot->state = S_BACKOFF;
         int64_t pause = self->config.timeout_ms / S_BACKOFF_DIVISOR;
         pause = (pause < S_BACKOFF_MIN_MS ? S_BACKOFF_MIN_MS : pause) << self->busy_rounds;
         slot->due =
             ps_clock_ms () + (pause > self->config.timeout_ms ? self->config.timeout_ms : pause);
-        if (++self->busy_rounds > self->config.retries)
-            rc = s_set_error (self, "ingest at %s kept asking to retry later (%s)",
-                              self->config.endpoint, ack.has_error ? ack.error.reason : "busy");
+        if (self->busy_rounds == 0)
+            ps_warn ("ingest asks to retry later; resending in order until accepted",
+                     "seq=%" PRIu64 " reason=\"%s\"", slot->seq,
+                     ack.has_error ? ack.error.reason : "");
+        if (self->busy_rounds < S_BACKOFF_DOUBLINGS)
+            self->busy_rounds++;
     } else {
         self->busy_rounds = 0;
         if (ack.status != PS_ACK_DUPLICATE)
@@ -304,7 +314,7 @@ static int s_recover (ps_sender_t *self)
     ps_sock_destroy (&self->sock);
     if (s_connect (self) != 0)
         return -1;
-    return s_resend_all (self, S_INFLIGHT);
+    return s_resend_all (self, true);
 }
 
 /*  Waits for acks until the window can take a new batch (ALL false) or
@@ -328,7 +338,7 @@ static int s_wait (ps_sender_t *self, bool all)
             if (self->slots[i].state == S_INFLIGHT && self->slots[i].due < next->due)
                 next = &self->slots[i];
         if (next->due <= now) {
-            int rc = inflight ? s_recover (self) : s_resend_all (self, S_BACKOFF);
+            int rc = inflight ? s_recover (self) : s_resend_all (self, false);
             if (rc != 0)
                 return -1;
             continue;

@@ -4,12 +4,13 @@
     producer id; up to WINDOW batches are in flight on a DEALER socket.
     A batch without an ack after TIMEOUT_MS triggers the Lazy Pirate
     recovery: the socket is closed (linger 0), a new one connects, and
-    every unacknowledged batch is sent again with the same producer and
-    seq, which ingest deduplicates. After RETRIES consecutive attempts
-    without an answer the sender gives up. An ack "retry_later" holds new
-    batches back and resends the refused ones, in order, after a growing
-    pause. Each rejected report is handed to a callback with the input line
-    it came from. */
+    every unacknowledged batch is sent again, in seq order, with the same
+    producer and seq, which ingest deduplicates. After RETRIES consecutive
+    attempts without an answer the sender gives up. An ack "retry_later"
+    (journal full, say) holds new batches back and resends the refused
+    ones, in order, after a pause that grows up to TIMEOUT_MS, for as long
+    as ingest keeps answering so. Each rejected report is handed to a
+    callback with the input line it came from. */
 
 #ifndef PS_SENDER_H_INCLUDED
 #define PS_SENDER_H_INCLUDED

@@ -7,7 +7,6 @@
 #include "ps_proto.h"
 #include "ps_send.h"
 #include "ps_sock.h"
-#include "ps_strmap.h"
 #include "ps_table.h"
 
 #include <errno.h>
@@ -18,35 +17,30 @@
 #include <unistd.h>
 #include <zmq.h>
 
-/* Feed messages a subscriber may queue before publish drops them for it. */
-#define S_SUB_HWM 100000
 /* A live table is redrawn at most this often. */
 #define S_REDRAW_MS 250
 
 struct ps_sub_t {
-    void *sock;
-    ps_strmap_t *last_seq; /* topic -> seq of its latest message, for holes */
-    int64_t epoch;         /* publish epoch the seqs belong to, -1 before any */
+    ps_client_t *client;
 };
 
-ps_sub_t *ps_sub_new (void *ctx, const char *endpoint, char **prefixes, int nprefixes,
-                      bool heartbeats)
+ps_sub_t *ps_sub_new (void *ctx, const char *feed, const char *snapshot, char **prefixes,
+                      int nprefixes, int rcvhwm)
 {
     ps_sub_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->epoch = -1;
-    ps_sock_opts_t opts = {S_SUB_HWM, PS_MAX_FRAME, 0};
-    self->last_seq = ps_strmap_new ();
-    self->sock = ps_sock_new (ctx, ZMQ_SUB, endpoint, false, &opts);
-    if (!self->last_seq || !self->sock)
+    ps_client_opts_t opts = {feed, snapshot, rcvhwm, 0, 0};
+    self->client = ps_client_new (ctx, &opts);
+    if (!self->client)
         goto err;
     for (int i = 0; i < nprefixes; i++)
-        zmq_setsockopt (self->sock, ZMQ_SUBSCRIBE, prefixes[i], strlen (prefixes[i]));
-    if (nprefixes == 0)
-        zmq_setsockopt (self->sock, ZMQ_SUBSCRIBE, "", 0);
-    else if (heartbeats)
-        zmq_setsockopt (self->sock, ZMQ_SUBSCRIBE, PS_TOPIC_HEARTBEAT, strlen (PS_TOPIC_HEARTBEAT));
+        if (ps_client_subscribe (self->client, prefixes[i]) != 0) {
+            ps_error ("prefix longer than a topic", "prefix=\"%.40s...\"", prefixes[i]);
+            goto err;
+        }
+    if (ps_client_connect (self->client) != 0)
+        goto err;
     return self;
 err:
     ps_sub_destroy (&self);
@@ -58,114 +52,79 @@ void ps_sub_destroy (ps_sub_t **self_p)
     ps_sub_t *self = *self_p;
     if (!self)
         return;
-    ps_sock_destroy (&self->sock);
-    ps_strmap_destroy (&self->last_seq);
+    ps_client_destroy (&self->client);
     free (self);
     *self_p = NULL;
 }
 
-bool ps_sub_is_heartbeat (const json_t *msg)
+ps_client_t *ps_sub_client (ps_sub_t *self)
 {
-    const char *topic = json_string_value (json_object_get (msg, "topic"));
-    return topic && strcmp (topic, PS_TOPIC_HEARTBEAT) == 0;
+    return self->client;
 }
 
-/*  Warns when MSG's "prev" is not the seq of the last message seen on its
-    topic: publish sent one we did not get (dropped at a high-water mark). */
-static void s_track (ps_sub_t *self, json_t *msg)
+/* {"topic": TOPIC} plus the given fields; NULL when out of memory. */
+static json_t *s_object (const char *topic, size_t topic_len)
 {
-    json_t *seq = json_object_get (msg, "seq"), *prev = json_object_get (msg, "prev");
-    json_t *epoch = json_object_get (msg, "epoch");
-    const char *topic = json_string_value (json_object_get (msg, "topic"));
-    if (!json_is_integer (seq) || !json_is_integer (prev) || !json_is_integer (epoch) || !topic)
-        return;
-    if (json_integer_value (epoch) != self->epoch) {
-        /* A restarted publish numbers from 1 again. */
-        ps_strmap_t *fresh = ps_strmap_new ();
-        if (!fresh)
-            return;
-        ps_strmap_destroy (&self->last_seq);
-        self->last_seq = fresh;
-        self->epoch = json_integer_value (epoch);
+    json_t *obj = json_object ();
+    if (obj && json_object_set_new (obj, "topic", json_stringn (topic, topic_len)) != 0) {
+        json_decref (obj);
+        return NULL;
     }
-    size_t len = strlen (topic);
-    bool inserted;
-    void **slot = ps_strmap_put (self->last_seq, topic, len, &inserted);
-    if (!slot)
-        return;
-    uintptr_t last = (uintptr_t) *slot;
-    if (!inserted && (json_int_t) last != json_integer_value (prev))
-        ps_warn ("missed feed messages on a topic", "topic=%s last_seen=%ju prev=%jd", topic,
-                 (uintmax_t) last, (intmax_t) json_integer_value (prev));
-    *slot = (void *) (uintptr_t) json_integer_value (seq);
+    return obj;
 }
 
-/*  Reads one whole feed message. Returns 1 with *MSG, 0 when it was
-    unreadable (logged), -1 when nothing could be read. */
-static int s_read (ps_sub_t *self, json_t **msg)
+/* The JSON object of event EV, or NULL (logged) when its body is unreadable. */
+static json_t *s_json (const ps_client_event_t *ev)
 {
-    zmq_msg_t parts[2];
-    zmq_msg_init (&parts[0]);
-    zmq_msg_init (&parts[1]);
-    int nparts = 0;
-    int rc = -1;
-    bool more = true;
-    /* Every part is consumed, even beyond the two of a feed message. */
-    while (more) {
-        zmq_msg_t *part = &parts[nparts < 2 ? nparts : 1];
-        if (zmq_msg_recv (part, self->sock, ZMQ_DONTWAIT) < 0)
-            break;
-        nparts++;
-        more = zmq_msg_more (part);
-    }
-    if (nparts == 0)
-        goto done;
-    rc = 0;
-    if (nparts != 2 || more) {
-        ps_warn ("skipped a feed message that is not [topic, body]", "parts=%d", nparts);
-        goto done;
-    }
     ps_error_t err;
-    const char *topic = zmq_msg_data (&parts[0]);
-    size_t topic_len = zmq_msg_size (&parts[0]);
-    *msg = ps_msgjson_feed (topic, topic_len, zmq_msg_data (&parts[1]), zmq_msg_size (&parts[1]),
-                            &err);
-    if (!*msg) {
-        ps_warn ("skipped an unreadable feed message", "topic=\"%.*s\" code=%s reason=\"%s\"",
-                 (int) (topic_len > 200 ? 200 : topic_len), topic, ps_err_name (err.code),
-                 err.reason);
-        goto done;
+    json_t *obj = NULL;
+    switch (ev->type) {
+    case PS_CLIENT_UPDATE:
+    case PS_CLIENT_HEARTBEAT:
+        obj = ps_msgjson_feed (ev->topic, ev->topic_len, ev->body, ev->body_len, &err);
+        if (!obj)
+            ps_warn ("skipped an unreadable message", "topic=\"%.*s\" reason=\"%s\"",
+                     (int) (ev->topic_len > 200 ? 200 : ev->topic_len), ev->topic, err.reason);
+        return obj;
+    case PS_CLIENT_REMOVED:
+        obj = s_object (ev->topic, ev->topic_len);
+        json_object_set_new (obj, "type", json_string ("removed"));
+        return obj;
+    case PS_CLIENT_RESYNC:
+        obj = s_object ("$resync", 7);
+        json_object_set_new (obj, "reason", json_string (ev->reason));
+        return obj;
+    case PS_CLIENT_SYNCED:
+        obj = s_object ("$synced", 7);
+        json_object_set_new (obj, "epoch", json_integer ((json_int_t) ev->epoch));
+        json_object_set_new (obj, "seq", json_integer ((json_int_t) ev->seq));
+        json_object_set_new (obj, "topics", json_integer ((json_int_t) ev->topics));
+        return obj;
+    case PS_CLIENT_HEARTBEAT_LOST:
+        return s_object ("$heartbeat_lost", 15);
     }
-    s_track (self, *msg);
-    rc = 1;
-done:
-    zmq_msg_close (&parts[0]);
-    zmq_msg_close (&parts[1]);
-    return rc;
+    return NULL;
 }
 
-int ps_sub_recv (ps_sub_t *self, int timeout_ms, json_t **msg)
+int ps_sub_recv (ps_sub_t *self, int timeout_ms, ps_client_event_type_t *type, json_t **msg)
 {
     int64_t deadline = timeout_ms < 0 ? -1 : ps_clock_ms () + timeout_ms;
     for (;;) {
         if (ps_signal_stop ())
             return -1;
-        int rc = s_read (self, msg);
-        if (rc == 1)
+        long wait = deadline < 0 ? -1 : (long) (deadline - ps_clock_ms ());
+        if (deadline >= 0 && wait < 0)
+            wait = 0;
+        ps_client_event_t ev;
+        int rc = ps_client_next (self->client, (int) wait, &ev);
+        if (rc < 0 && errno == EINTR)
+            continue; /* a signal other than a stop, or a stop seen above */
+        if (rc <= 0)
+            return rc;
+        *type = ev.type;
+        *msg = s_json (&ev);
+        if (*msg)
             return 1;
-        if (rc == 0)
-            continue;
-        long wait = -1;
-        if (deadline >= 0) {
-            wait = (long) (deadline - ps_clock_ms ());
-            if (wait <= 0)
-                return 0;
-        }
-        zmq_pollitem_t items[] = {{self->sock, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll (items, 1, wait) < 0 && errno != EINTR) {
-            ps_error ("cannot poll the feed", "error=\"%s\"", zmq_strerror (errno));
-            return -1;
-        }
     }
 }
 
@@ -174,20 +133,32 @@ int ps_sub_recv (ps_sub_t *self, int timeout_ms, json_t **msg)
 static ps_option_t s_options[] = {
     {"feed", "PAYSTAT_FEED", "tcp://127.0.0.1:7404", "publish's feed endpoint (SUB, connected)",
      false, NULL},
-    {"count", NULL, "0", "exit after this many messages (0: no limit)", false, NULL},
-    {"timeout-ms", NULL, "0", "exit after this long with no message but heartbeats (0: never)",
-     false, NULL},
+    {"snapshot", "PAYSTAT_SNAPSHOT", "tcp://127.0.0.1:7405",
+     "publish's snapshot endpoint (DEALER, connected)", false, NULL},
+    {"count", NULL, "0", "exit after this many topic messages (0: no limit)", false, NULL},
+    {"timeout-ms", NULL, "0", "exit after this long without a topic message (0: never)", false,
+     NULL},
     {"table", NULL, NULL, "latest values per topic as a table (live on a terminal)", true, NULL},
-    {"heartbeats", NULL, NULL, "also print heartbeats ($hb)", true, NULL},
+    {"heartbeats", NULL, NULL, "also print the prefix heartbeats that confirm the view", true,
+     NULL},
+    {"rcvhwm", NULL, "100000", "feed messages queued in this client before publish drops some",
+     false, NULL},
     PS_CLI_LOG_OPTION,
     PS_OPTION_END};
 
 static const char *s_description =
-    "Subscribes to the paystat feed and prints every message whose topic starts\n"
-    "with one of the PREFIXes (none: every topic) as one JSON object per line:\n"
-    "{\"topic\": ..., <every field of the MessagePack body>}. Topics are\n"
-    "<source>/<period>/<dim>=<value>,... (CMI/2012/ is the year 2012 only, CMI/2012-\n"
-    "its quarters, months and days), $ratio/<name>/<period> and $reject.\n"
+    "Keeps an exact view of the topics that start with one of the PREFIXes (none:\n"
+    "every topic) and prints each change as one JSON object per line:\n"
+    "{\"topic\": ..., <every field of the MessagePack body>}, or {\"topic\": ...,\n"
+    "\"type\": \"removed\"}. Topics are <source>/<period>/<dim>=<value>,... (CMI/2012/\n"
+    "is the year 2012 only, CMI/2012- its quarters, months and days),\n"
+    "$ratio/<name>/<period> and $reject.\n"
+    "It starts from a snapshot of the current state, then follows the feed. When it\n"
+    "cannot prove its view exact (a missed message, a publish restart, silence) it\n"
+    "resyncs by itself and says so: {\"topic\": \"$resync\", \"reason\": ...} (gap,\n"
+    "digest, epoch, silence), then the topics that changed or left, then\n"
+    "{\"topic\": \"$synced\", \"epoch\", \"seq\", \"topics\"}. Applying every line in\n"
+    "order gives the current view.\n"
     "Runs until SIGINT unless --count or --timeout-ms says otherwise.\n"
     "--table shows one row per topic instead (count, amount, average ticket, growth\n"
     "on a year, shares), redrawn in place on a terminal; when stdout is not a\n"
@@ -195,11 +166,14 @@ static const char *s_description =
     "\n"
     "Exit status: 0 (also after SIGINT), 2 usage, 3 feed socket error.";
 
-static void s_draw (ps_table_t *table, const char *feed, uint64_t count)
+static void s_draw (ps_table_t *table, ps_sub_t *sub, const char *feed, uint64_t count)
 {
+    ps_client_stats_t stats;
+    ps_client_stats (ps_sub_client (sub), &stats);
     fputs ("\033[H\033[2J", stdout);
-    printf ("paystat sub: %s, %llu messages (Ctrl-C to quit)\n\n", feed,
-            (unsigned long long) count);
+    printf ("paystat sub: %s, %llu messages, %llu resyncs%s (Ctrl-C to quit)\n\n", feed,
+            (unsigned long long) count, (unsigned long long) stats.resyncs,
+            ps_client_synced (ps_sub_client (sub)) ? "" : ", resyncing");
     ps_table_print (table, stdout);
     fflush (stdout);
 }
@@ -212,23 +186,26 @@ int ps_sub_main (int argc, char **argv)
                               s_description, &first);
     if (rc != 0)
         return rc > 0 ? PS_EXIT_OK : PS_EXIT_USAGE;
-    long count_max, timeout_ms;
+    long count_max, timeout_ms, rcvhwm;
     if (ps_cli_log_init (s_options, program) != 0 ||
         ps_config_long (s_options, "count", 0, LONG_MAX, &count_max) != 0 ||
-        ps_config_long (s_options, "timeout-ms", 0, INT32_MAX, &timeout_ms) != 0)
+        ps_config_long (s_options, "timeout-ms", 0, INT32_MAX, &timeout_ms) != 0 ||
+        ps_config_long (s_options, "rcvhwm", 1, 100000000, &rcvhwm) != 0)
         return PS_EXIT_USAGE;
     bool heartbeats = ps_config_flag (s_options, "heartbeats");
     bool as_table = ps_config_flag (s_options, "table");
     bool live = as_table && isatty (fileno (stdout));
     const char *feed = ps_config_get (s_options, "feed")->value;
+    const char *snapshot = ps_config_get (s_options, "snapshot")->value;
 
     ps_signal_install ();
     void *ctx = zmq_ctx_new ();
-    ps_sub_t *sub = ctx ? ps_sub_new (ctx, feed, argv + first, argc - first, heartbeats) : NULL;
+    ps_sub_t *sub =
+        ctx ? ps_sub_new (ctx, feed, snapshot, argv + first, argc - first, (int) rcvhwm) : NULL;
     ps_table_t *table = as_table ? ps_table_new () : NULL;
     int status = PS_EXIT_OK;
     if (!sub || (as_table && !table)) {
-        fprintf (stderr, "%s: cannot subscribe to %s\n", program, feed);
+        fprintf (stderr, "%s: cannot subscribe to %s and %s\n", program, feed, snapshot);
         status = PS_EXIT_USAGE;
         goto done;
     }
@@ -243,31 +220,31 @@ int ps_sub_main (int argc, char **argv)
         if (dirty && (wait < 0 || wait > S_REDRAW_MS))
             wait = S_REDRAW_MS;
         json_t *msg = NULL;
-        rc = ps_sub_recv (sub, (int) wait, &msg);
+        ps_client_event_type_t type = 0;
+        rc = ps_sub_recv (sub, (int) wait, &type, &msg);
         if (rc < 0) {
             status = ps_signal_stop () ? PS_EXIT_OK : PS_EXIT_UNREACHABLE;
             break;
         }
         now = ps_clock_ms ();
-        bool heartbeat = rc > 0 && ps_sub_is_heartbeat (msg);
-        if (rc > 0 && !heartbeat)
+        bool data = rc > 0 && (type == PS_CLIENT_UPDATE || type == PS_CLIENT_REMOVED);
+        if (data) {
             last_msg = now;
-        if (rc > 0 && (heartbeats || !heartbeat)) {
             count++;
-            if (table) {
-                ps_table_update (table, msg);
-                dirty = live;
-            } else {
-                json_dumpf (msg, stdout, JSON_COMPACT);
-                fputc ('\n', stdout);
-                fflush (stdout);
-            }
+        }
+        if (data && table) {
+            ps_table_update (table, msg);
+            dirty = live;
+        } else if (rc > 0 && !table && (heartbeats || type != PS_CLIENT_HEARTBEAT)) {
+            json_dumpf (msg, stdout, JSON_COMPACT);
+            fputc ('\n', stdout);
+            fflush (stdout);
         }
         json_decref (msg);
         if (ferror (stdout))
             break; /* the reader went away */
         if (dirty && now - last_draw >= S_REDRAW_MS) {
-            s_draw (table, feed, count);
+            s_draw (table, sub, feed, count);
             last_draw = now;
             dirty = false;
         }
@@ -275,7 +252,7 @@ int ps_sub_main (int argc, char **argv)
             break;
     }
     if (live)
-        s_draw (table, feed, count);
+        s_draw (table, sub, feed, count);
     else if (table)
         ps_table_print (table, stdout);
 done:

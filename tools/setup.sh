@@ -8,8 +8,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
 shift || true
 
-packages=(build-essential cmake pkg-config libzmq3-dev libmsgpack-dev libcsv-dev
-          libjansson-dev libcmocka-dev libmicrohttpd-dev python3 python3-zmq python3-msgpack python3-pytest)
+packages=(build-essential cmake pkg-config libzmq3-dev libmsgpack-dev liblmdb-dev libcsv-dev
+          libjansson-dev libcmocka-dev libmicrohttpd-dev python3 python3-zmq python3-msgpack python3-pytest
+          clang libclang-rt-14-dev valgrind)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Quick start, command 2: build paystat and run the whole test suite twice,
-# once as shipped and once under AddressSanitizer + UndefinedBehaviorSanitizer.
-#   tools/test.sh           both runs
-#   tools/test.sh --quick   the normal build only
+# once as shipped and once under AddressSanitizer + UndefinedBehaviorSanitizer,
+# plus the dashboard in headless Chromium, one integration flow under valgrind
+# memcheck and every fuzz target for a bounded time ($PAYSTAT_FUZZ_SECONDS
+# each, default 20).
+#   tools/test.sh           all of it
+#   tools/test.sh --quick   the normal build's test suite only
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
 
 "$root/tools/setup.sh" "$root/build"
 ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
+# The dashboard in a real headless Chromium (installs chromium and playwright-core if missing).
+"$root/tests/browser/run.sh" "$root/build"
 
 if [ "${1:-}" != "--quick" ]; then
     "$root/tools/setup.sh" "$root/build-asan" -DPAYSTAT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs"
+    "$root/tests/valgrind/run.sh" "$root/build"
+    "$root/tests/fuzz/run.sh"
 fi

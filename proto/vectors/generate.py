@@ -39,9 +39,13 @@ def batch(reports, producer="p1", seq=1):
     return {"v": 1, "type": "batch", "producer": producer, "seq": seq, "reports": reports}
 
 
-def forwarded(reports, producer="p1", seq=1, ingest="ingest-1", jseq=1):
-    return {"v": 1, "type": "batch", "producer": producer, "seq": seq, "ingest": ingest,
-            "jseq": jseq, "reports": reports}
+def forwarded(reports, producer="p1", seq=1, ingest="ingest-1", jseq=1, journal=None):
+    m = {"v": 1, "type": "batch", "producer": producer, "seq": seq, "ingest": ingest,
+         "jseq": jseq}
+    if journal is not None:
+        m["journal"] = journal
+    m["reports"] = reports
+    return m
 
 
 def fixstr(text):
@@ -148,6 +152,22 @@ vector("batch_set_op", "batch",
        ok_batch([rep(0, "CMI", "2011", "year", count=670000, op="set"),
                  rep(1, "CMI", "2012", "year", count=1200000, op="add")]))
 
+vector("batch_retract_op", "batch",
+       "op \"retract\" withdraws the value reported for a cell; it carries no measure.",
+       pack(batch([{"source": "CMI", "period": "2012-06", "dims": ["card=b"], "op": "retract"}])),
+       ok_batch([rep(0, "CMI", "2012-06", "month", dims=["card=b"], op="retract")]),
+       canonical=True)
+
+vector("reject_retract_measures", "batch",
+       "A retraction with a count, an amount or a currency is refused (code op, field the key).",
+       pack(batch([{"source": "CMI", "period": "2012", "count": 1, "op": "retract"},
+                   {"source": "CMI", "period": "2012", "amount": 1, "currency": "MAD",
+                    "op": "retract"},
+                   {"source": "CMI", "period": "2012", "currency": "MAD", "op": "retract"},
+                   {"source": "CMI", "period": "2012", "op": "retract"}])),
+       ok_batch([rep(3, "CMI", "2012", "year", op="retract")],
+                [rej(0, "op", "count"), rej(1, "op", "amount"), rej(2, "op", "currency")]))
+
 vector("batch_empty", "batch",
        "A batch may hold no report at all.",
        pack(batch([], producer="loader.01", seq=42)),
@@ -204,6 +224,13 @@ vector("batch_forwarded", "batch_forwarded",
                  rep(2, "CMI", "2012", "year", ["card=foreign"], amount=4047000000,
                      currency="MAD", op="set")],
                 producer="cmi-loader", seq=12, total=2, ingest="ingest-a", jseq=1001),
+       canonical=True)
+vector("batch_forwarded_journal", "batch_forwarded",
+       "A forwarded batch naming the journal instance it was written to (after jseq).",
+       pack(forwarded([{"source": "CMI", "period": "2012", "count": 5, "i": 0}], seq=3,
+                      jseq=7, journal=1700000000123456)),
+       ok_batch([rep(0, "CMI", "2012", "year", count=5)], seq=3, ingest="ingest-1", jseq=7,
+                journal=1700000000123456),
        canonical=True)
 
 # ---- Reports refused one by one ---------------------------------------------
@@ -274,7 +301,7 @@ vector("reject_currency", "batch",
        ok_batch([], [rej(i, "currency", "currency") for i in range(6)]))
 
 vector("reject_op", "batch",
-       "op must be exactly \"add\" or \"set\".",
+       "op must be exactly \"add\", \"set\" or \"retract\".",
        pack(batch([with_(op="mul"), with_(op="ADD"), with_(op=""), with_(op="set")])),
        ok_batch([rep(3, "CMI", "2012", "year", count=1, op="set")],
                 [rej(0, "op", "op"), rej(1, "op", "op"), rej(2, "op", "op")]))
@@ -400,6 +427,10 @@ vector("frame_forwarded_missing_jseq", "batch_forwarded", "A forwarded batch wit
 vector("frame_forwarded_missing_ingest", "batch_forwarded",
        "A producer's batch read as a forwarded one: no ingest id.",
        pack(batch([GOOD])), error("missing", "ingest"))
+
+vector("frame_forwarded_journal_zero", "batch_forwarded",
+       "A journal instance is >= 1.",
+       pack(forwarded([], journal=0)), error("range", "journal"))
 
 # ---- Acks ---------------------------------------------------------------------
 
@@ -533,6 +564,34 @@ vector("feed_map16", "feed", "A map16 of 20 entries grows to 24.",
 HB = {"v": 1, "type": "hb", "epoch": 1700000000000000, "seq": 1234, "interval_ms": 1000}
 vector("heartbeat", "heartbeat", "Publish's heartbeat body on topic $hb.", pack(HB), HB,
        canonical=True, input={"epoch": 1700000000000000, "seq": 1234, "interval_ms": 1000})
+
+# ---- Journal replay (ingest <-> compute) ------------------------------------------
+
+HELLO = {"v": 1, "type": "hello", "ingest": "ingest-1", "journal": 1700000000123456,
+         "first": 4001, "head": 5230}
+vector("hello_basic", "hello", "Ingest tells compute where its journal stands.", pack(HELLO),
+       {k: HELLO[k] for k in ("ingest", "journal", "first", "head")}, canonical=True)
+vector("hello_empty_journal", "hello", "An empty journal: first = head + 1.",
+       pack(dict(HELLO, first=1, head=0)),
+       {"ingest": "ingest-1", "journal": 1700000000123456, "first": 1, "head": 0},
+       canonical=True)
+vector("hello_first_past_head", "hello", "first can be at most head + 1.",
+       pack(dict(HELLO, first=5232)), error("range", "first"))
+vector("hello_missing_journal", "hello", "Every key of a hello is required.",
+       pack({k: v for k, v in HELLO.items() if k != "journal"}), error("missing", "journal"))
+POSITION = {"v": 1, "type": "position", "journal": 1700000000123456, "applied": 5230,
+            "ckpt": 5000, "resend": False}
+vector("position_basic", "position", "Compute has applied up to 5230 and checkpointed 5000.",
+       pack(POSITION), {k: POSITION[k] for k in ("journal", "applied", "ckpt", "resend")},
+       canonical=True)
+vector("position_resend", "position", "Compute asks for every entry after 4000 again.",
+       pack(dict(POSITION, applied=4000, ckpt=4000, resend=True)),
+       {"journal": 1700000000123456, "applied": 4000, "ckpt": 4000, "resend": True},
+       canonical=True)
+vector("position_ckpt_past_applied", "position", "A checkpoint cannot be ahead of applied.",
+       pack(dict(POSITION, ckpt=5231)), error("range", "ckpt"))
+vector("position_resend_not_bool", "position", "resend is a MessagePack boolean.",
+       pack(dict(POSITION, resend=1)), error("type", "resend"))
 
 
 def main():

@@ -1,19 +1,27 @@
-/*  paystat-compute: receives the batches ingest accepted (ROUTER; each is
-    answered with a progress frame naming the last jseq applied),
-    aggregates their reports into cells at every rollup level, and sends
-    publish the complete indicator messages of every topic that changed,
-    conflated to at most one per topic per flush interval. */
+/*  paystat-compute: pulls the batches ingest journaled (ROUTER: hellos
+    and journal entries in, positions out; ps_upstream keeps each
+    entry applied exactly once), aggregates their reports into cells at
+    every rollup level, and sends publish the complete indicator messages
+    of every topic that changed, conflated to at most one per topic per
+    flush interval. Its state is checkpointed (ps_checkpoint) with the
+    journal positions it reflects; after a restart it resumes from the
+    checkpoint and asks each ingest for what followed. */
 
+#include "ps_checkpoint.h"
 #include "ps_config.h"
+#include "ps_datadir.h"
 #include "ps_engine.h"
 #include "ps_log.h"
+#include "ps_ops.h"
 #include "ps_proto.h"
 #include "ps_ratios.h"
 #include "ps_sock.h"
+#include "ps_upstream.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <zmq.h>
 
 /* Frames read per poll round at most, so flushes stay on schedule. */
@@ -34,12 +42,21 @@ static int s_emit (void *sock, const void *frame, size_t size)
 #define S_MAX_PARTS 3
 
 typedef struct {
-    void *in;           /* ROUTER: forwarded batches in, progress out */
+    void *in;           /* ROUTER: journal entries and hellos in, positions out */
     void *out;          /* DEALER: updates to publish, progress back */
     uint64_t confirmed; /* last useq publish has confirmed */
     ps_engine_t *engine;
+    ps_upstream_t *upstream;
+    ps_datadir_t *datadir;
+    long checkpoint_ms;
+    int64_t next_checkpoint; /* ms */
     ps_batch_t *batch;
-    msgpack_sbuffer progress;
+    msgpack_sbuffer reply;
+    ps_ops_t *ops;
+    int64_t last_checkpoint_wall_us; /* 0 before the first */
+    int64_t last_checkpoint_us;      /* how long it took */
+    size_t last_checkpoint_bytes;
+    uint64_t checkpoints;
     zmq_msg_t parts[S_MAX_PARTS];
 } s_server_t;
 
@@ -63,9 +80,70 @@ static int s_recv (s_server_t *server)
     }
 }
 
-/* Decodes and applies one forwarded batch, then tells its ingest (by its
-   routing identity, frame 0) how far it has been applied, so that ingest
-   can drain before closing. A bad frame is logged and dropped. */
+/* Sends INGEST's position (asking for a resend when RESEND) to ROUTE. */
+static void s_position (s_server_t *server, const char *ingest, bool resend, const void *route,
+                        size_t route_len)
+{
+    ps_position_t pos;
+    msgpack_sbuffer_clear (&server->reply);
+    if (ps_upstream_position (server->upstream, ingest, resend, &pos) != 0 ||
+        ps_position_encode (&pos, &server->reply) != 0)
+        return;
+    /* A ROUTER drops a reply to a peer that has gone: ingest says hello
+       again when it hears nothing. */
+    if (ps_sock_send (server->in, route, route_len, ZMQ_SNDMORE) == 0)
+        ps_sock_send (server->in, server->reply.data, server->reply.size, 0);
+}
+
+/* A hello: ingest asks where to resume; every entry after the last one
+   applied is asked for again. */
+static void s_hello (s_server_t *server, const zmq_msg_t *route, const zmq_msg_t *body)
+{
+    ps_hello_t hello;
+    ps_error_t err;
+    if (ps_hello_decode (zmq_msg_data ((zmq_msg_t *) body), zmq_msg_size ((zmq_msg_t *) body),
+                         &hello, &err) != 0) {
+        ps_warn ("bad frame from ingest dropped", "code=%s field=%s reason=\"%s\"",
+                 ps_err_name (err.code), err.field ? err.field : "", err.reason);
+        return;
+    }
+    const void *id = zmq_msg_data ((zmq_msg_t *) route);
+    size_t id_len = zmq_msg_size ((zmq_msg_t *) route);
+    if (ps_upstream_hello (server->upstream, &hello, id, id_len) != 0)
+        return; /* logged by ps_upstream */
+    ps_debug ("hello", "ingest=%s first=%" PRIu64 " head=%" PRIu64, hello.ingest, hello.first,
+              hello.head);
+    s_position (server, hello.ingest, true, id, id_len);
+}
+
+/* Applies journal entry BATCH when it is the next one of its ingest and
+   tells the ingest (by its routing identity ROUTE) how far it is; an
+   entry past a gap gets a resend request instead, once per gap. */
+static void s_entry (s_server_t *server, const ps_batch_t *batch, const zmq_msg_t *route)
+{
+    const void *id = zmq_msg_data ((zmq_msg_t *) route);
+    size_t id_len = zmq_msg_size ((zmq_msg_t *) route);
+    switch (ps_upstream_check (server->upstream, batch->ingest, batch->journal, batch->jseq, id,
+                               id_len)) {
+    case PS_UPSTREAM_APPLY:
+        ps_engine_apply_batch (server->engine, batch);
+        ps_upstream_applied (server->upstream, batch->ingest, batch->jseq);
+        s_position (server, batch->ingest, false, id, id_len);
+        break;
+    case PS_UPSTREAM_GAP:
+        if (ps_upstream_want_resend (server->upstream, batch->ingest)) {
+            ps_debug ("entries missing before this one; asking for a resend",
+                      "ingest=%s jseq=%" PRIu64, batch->ingest, batch->jseq);
+            s_position (server, batch->ingest, true, id, id_len);
+        }
+        break;
+    case PS_UPSTREAM_OLD:
+    case PS_UPSTREAM_DROP:
+        break;
+    }
+}
+
+/* Handles one message from an ingest: a journal entry or a hello. */
 static void s_handle (s_server_t *server, int nparts)
 {
     zmq_msg_t *body = &server->parts[nparts - 1];
@@ -74,24 +152,61 @@ static void s_handle (s_server_t *server, int nparts)
         ps_warn ("message without routing identity dropped", "frames=%d", nparts);
         return;
     }
-    if (ps_batch_decode (server->batch, zmq_msg_data (body), zmq_msg_size (body), true, &err) !=
-        0) {
-        ps_warn ("bad batch frame dropped", "bytes=%zu code=%s field=%s reason=\"%s\"",
+    ps_batch_t *b = server->batch;
+    /* Only a frame decoded whole says which ingest, journal and jseq it is:
+       any peer can reach this socket, so one that does not decode moves no
+       position, even when the fields read before the error name a real
+       ingest. Ingest journals only what it encoded itself, so a real entry
+       decodes; one that did not would be refused again on every resend,
+       holding its ingest back loudly rather than being skipped. */
+    if (ps_batch_decode (b, zmq_msg_data (body), zmq_msg_size (body), true, &err) == 0)
+        s_entry (server, b, &server->parts[0]);
+    else if (err.code == PS_E_TYPE && err.field && strcmp (err.field, "type") == 0)
+        s_hello (server, &server->parts[0], body);
+    else
+        ps_warn ("bad frame from ingest dropped", "bytes=%zu code=%s field=%s reason=\"%s\"",
                  zmq_msg_size (body), ps_err_name (err.code), err.field ? err.field : "",
                  err.reason);
-        return;
-    }
-    ps_engine_apply_batch (server->engine, server->batch);
-    msgpack_sbuffer_clear (&server->progress);
-    if (ps_progress_encode (server->batch->jseq, &server->progress) != 0)
-        return;
-    /* A ROUTER drops a reply to a peer that has gone: ingest resends then. */
-    if (ps_sock_send (server->in, zmq_msg_data (&server->parts[0]),
-                      zmq_msg_size (&server->parts[0]), ZMQ_SNDMORE) == 0)
-        ps_sock_send (server->in, server->progress.data, server->progress.size, 0);
 }
 
-/* Reads publish's progress frames waiting on the output socket. */
+/* Writes a checkpoint when something was applied since the last one, and
+   tells every ingest heard from how far it reaches, so they can reclaim
+   their journal. Returns 0, or -1 when it could not be written. */
+static int s_checkpoint (s_server_t *server)
+{
+    if (!ps_upstream_changed (server->upstream))
+        return 0;
+    int64_t start = ps_clock_ms ();
+    ps_checkpoint_stats_t st;
+    char err[512];
+    if (ps_checkpoint_save (server->datadir, server->engine, server->upstream, &st, err,
+                            sizeof err) != 0) {
+        ps_error ("cannot write a checkpoint", "reason=\"%s\"", err);
+        return -1;
+    }
+    ps_upstream_checkpointed (server->upstream);
+    server->last_checkpoint_wall_us = ps_wall_us ();
+    server->last_checkpoint_us = (ps_clock_ms () - start) * 1000;
+    server->last_checkpoint_bytes = st.bytes;
+    server->checkpoints++;
+    ps_debug ("checkpoint written", "cells=%" PRIu32 " series=%" PRIu32 " bytes=%zu ms=%" PRId64,
+              st.cells, st.series, st.bytes, ps_clock_ms () - start);
+    if (!server->in)
+        return 0;
+    size_t cursor = 0;
+    const char *ingest;
+    uint64_t journal, applied;
+    const void *route;
+    size_t route_len;
+    while (ps_upstream_next (server->upstream, &cursor, &ingest, &journal, &applied, &route,
+                             &route_len))
+        if (route_len)
+            s_position (server, ingest, false, route, route_len);
+    return 0;
+}
+
+/* Reads publish's progress frames waiting on the output socket, and its
+   requests to resend every topic (it started with an empty cache). */
 static void s_read_progress (s_server_t *server)
 {
     zmq_msg_t msg;
@@ -101,7 +216,10 @@ static void s_read_progress (s_server_t *server)
         ps_error_t err;
         if (zmq_msg_more (&msg))
             ps_warn ("ignored a multipart frame from publish", NULL);
-        else if (ps_progress_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) != 0)
+        else if (ps_resend_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) == 0) {
+            ps_engine_dirty_all (server->engine);
+            ps_info ("publish asked for every topic again", "publish_epoch=%" PRIu64, pos);
+        } else if (ps_progress_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) != 0)
             ps_warn ("ignored a malformed progress frame", "reason=\"%s\"", err.reason);
         else if (pos > server->confirmed)
             server->confirmed = pos;
@@ -154,6 +272,15 @@ static int s_run (s_server_t *server, long flush_ms)
     int64_t next_flush = 0;
     while (!ps_signal_stop ()) {
         int64_t now = ps_clock_ms ();
+        if (now >= server->next_checkpoint) {
+            s_checkpoint (server);
+            /* A large store stretches the interval to ten times what the
+               checkpoint took, so writing them never takes more than a
+               tenth of compute's time. */
+            int64_t took = ps_clock_ms () - now;
+            server->next_checkpoint =
+                now + (10 * took > server->checkpoint_ms ? 10 * took : server->checkpoint_ms);
+        }
         bool pending = ps_engine_pending (server->engine);
         if (pending && now >= next_flush) {
             ps_engine_flush (server->engine, s_emit, server->out);
@@ -164,9 +291,17 @@ static int s_run (s_server_t *server, long flush_ms)
             next_flush = now + (took > flush_ms ? 2 * took : flush_ms);
             continue;
         }
-        long timeout = pending ? (long) (next_flush - now) : -1;
-        zmq_pollitem_t items[] = {{server->in, 0, ZMQ_POLLIN, 0}, {server->out, 0, ZMQ_POLLIN, 0}};
-        int n = zmq_poll (items, 2, timeout);
+        int64_t until = server->next_checkpoint;
+        if (pending && next_flush < until)
+            until = next_flush;
+        long timeout = until > now ? (long) (until - now) : 0;
+        zmq_pollitem_t items[] = {{server->in, 0, ZMQ_POLLIN, 0},
+                                  {server->out, 0, ZMQ_POLLIN, 0},
+                                  {NULL, ps_ops_fd (server->ops), ZMQ_POLLIN, 0}};
+        int n = zmq_poll (items, server->ops ? 3 : 2, ps_ops_timeout_ms (server->ops, timeout));
+        int poll_errno = errno;
+        ps_ops_run (server->ops);
+        errno = poll_errno;
         if (n < 0 && errno != EINTR) {
             ps_error ("poll failed", "error=\"%s\"", zmq_strerror (errno));
             return -1;
@@ -181,6 +316,48 @@ static int s_run (s_server_t *server, long flush_ms)
     return 0;
 }
 
+static void s_collect (void *arg, ps_metrics_t *m)
+{
+    s_server_t *server = arg;
+    ps_engine_stats_t st;
+    ps_engine_stats (server->engine, &st);
+    ps_metrics_counter (m, "paystat_compute_batches_applied_total",
+                        "Journal entries (batches) applied.", NULL, st.batches);
+    ps_metrics_counter (m, "paystat_compute_reports_applied_total", "Reports applied.", NULL,
+                        st.reports);
+    ps_metrics_counter (m, "paystat_compute_reports_rejected_total",
+                        "Reports refused by compute (overflow, currency of a rolled-up series).",
+                        NULL, st.rejected);
+    ps_metrics_counter (m, "paystat_compute_items_published_total",
+                        "Indicator messages handed to publish.", NULL, st.items);
+    ps_metrics_gauge (m, "paystat_compute_cells", "Cells held, every rollup level included.", NULL,
+                      (double) st.cells);
+    ps_metrics_gauge (m, "paystat_compute_cell_store_bytes", "Heap held by the cell store.", NULL,
+                      (double) st.memory);
+    ps_metrics_gauge (m, "paystat_compute_pending", "1 while changes wait for the next flush.",
+                      NULL, ps_engine_pending (server->engine) ? 1 : 0);
+    ps_metrics_counter (m, "paystat_compute_checkpoints_total", "Checkpoints written.", NULL,
+                        server->checkpoints);
+    ps_metrics_gauge (m, "paystat_compute_checkpoint_age_seconds",
+                      "Seconds since the last checkpoint was written (-1: none yet).", NULL,
+                      server->last_checkpoint_wall_us
+                          ? (double) (ps_wall_us () - server->last_checkpoint_wall_us) / 1e6
+                          : -1.0);
+    ps_metrics_gauge (m, "paystat_compute_checkpoint_last_seconds",
+                      "Duration of the last checkpoint.", NULL, server->last_checkpoint_us / 1e6);
+    ps_metrics_gauge (m, "paystat_compute_checkpoint_bytes", "Size of the last checkpoint.", NULL,
+                      (double) server->last_checkpoint_bytes);
+    ps_metrics_gauge (m, "paystat_compute_publish_unconfirmed",
+                      "Update frames sent to publish and not yet confirmed.", NULL,
+                      (double) (ps_engine_useq (server->engine) - server->confirmed));
+}
+
+static const char *s_ready (void *arg)
+{
+    s_server_t *server = arg;
+    return ps_upstream_ready (server->upstream);
+}
+
 int main (int argc, char **argv)
 {
     ps_option_t opts[] = {
@@ -192,12 +369,21 @@ int main (int argc, char **argv)
          "conflation interval in ms: at most one message per topic per interval", false, NULL},
         {"ratios", "PAYSTAT_RATIOS", NULL, "file of derived ratios (format: data/ratios.conf)",
          false, NULL},
+        {"data-dir", "PAYSTAT_COMPUTE_DATA", "compute-data",
+         "directory of the checkpoint (created if missing)", false, NULL},
+        {"checkpoint-ms", "PAYSTAT_CHECKPOINT_MS", "1000",
+         "interval in ms between checkpoints (when something changed; at least 10 times what "
+         "the last one took); ingest keeps its journal until one covers it",
+         false, NULL},
+        {"http", "PAYSTAT_COMPUTE_HTTP", "127.0.0.1:9102",
+         "address of /metrics, /healthz and /readyz (\"off\" for none)", false, NULL},
         {"log-level", "PAYSTAT_LOG_LEVEL", "info", "debug, info, warn or error", false, NULL},
         PS_OPTION_END};
     int first_arg;
     int rc = ps_config_parse (opts, argc, argv, "paystat-compute", "[options]",
                               "Aggregates accepted reports into cells at every rollup level and "
-                              "publishes their indicators.",
+                              "publishes their indicators.\nSIGINT/SIGTERM: stop reading, "
+                              "write a checkpoint, publish what is pending, exit 0.",
                               &first_arg);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -213,8 +399,9 @@ int main (int argc, char **argv)
                  level_text);
         return 2;
     }
-    long flush_ms;
-    if (ps_config_long (opts, "flush-ms", 1, 60000, &flush_ms) != 0)
+    long flush_ms, checkpoint_ms;
+    if (ps_config_long (opts, "flush-ms", 1, 60000, &flush_ms) != 0 ||
+        ps_config_long (opts, "checkpoint-ms", 10, 3600000, &checkpoint_ms) != 0)
         return 2;
     ps_log_init ("compute", level);
 
@@ -237,26 +424,60 @@ int main (int argc, char **argv)
         return 1;
     }
 
+    s_server_t server = {0};
+    server.engine = engine;
+    server.checkpoint_ms = checkpoint_ms;
+    msgpack_sbuffer_init (&server.reply);
+    const char *data_dir = ps_config_get (opts, "data-dir")->value;
+    char err[512];
+    ps_checkpoint_stats_t loaded = {0};
+    server.upstream = ps_upstream_new ();
+    server.datadir = ps_datadir_open (data_dir, err, sizeof err);
+    int loaded_rc =
+        server.datadir && server.upstream
+            ? ps_checkpoint_load (server.datadir, engine, server.upstream, &loaded, err, sizeof err)
+            : -1;
+    if (loaded_rc < 0) {
+        /* Starting empty would drop what the ingests already reclaimed. */
+        ps_error ("cannot recover; move the checkpoint away to start empty",
+                  "data_dir=%s reason=\"%s\"", data_dir, server.upstream ? err : "out of memory");
+        ps_upstream_destroy (&server.upstream);
+        ps_datadir_destroy (&server.datadir);
+        ps_engine_destroy (&engine);
+        return 1;
+    }
+    if (loaded_rc == 0)
+        ps_info ("recovered from checkpoint", "cells=%" PRIu32 " series=%" PRIu32 " bytes=%zu",
+                 loaded.cells, loaded.series, loaded.bytes);
+
     ps_signal_install ();
     void *ctx = zmq_ctx_new ();
     ps_sock_opts_t in_opts = {0, PS_MAX_FRAME, 0};
     ps_sock_opts_t out_opts = {0, PS_MAX_FRAME, 0};
-    s_server_t server = {0};
-    server.engine = engine;
     server.batch = ps_batch_new ();
-    msgpack_sbuffer_init (&server.progress);
     server.in = ps_sock_new (ctx, ZMQ_ROUTER, ps_config_get (opts, "bind")->value, true, &in_opts);
-    server.out = server.in ? ps_sock_new (ctx, ZMQ_DEALER, ps_config_get (opts, "publish")->value,
-                                          false, &out_opts)
-                           : NULL;
+    /* Announced: a restarted publish learns at once that compute is there,
+       and asks it to resend everything. */
+    server.out =
+        server.in ? ps_sock_new_announced (ctx, ps_config_get (opts, "publish")->value, &out_opts)
+                  : NULL;
     rc = 1;
-    if (server.in && server.out && server.batch) {
-        ps_info ("started", "bind=%s publish=%s flush_ms=%ld ratios=%zu epoch=%" PRIu64,
+    const char *http = ps_config_get (opts, "http")->value;
+    bool ops_ok = !ps_ops_enabled (http) ||
+                  (server.ops = ps_ops_new (http, s_collect, s_ready, &server)) != NULL;
+    if (server.in && server.out && server.batch && ops_ok) {
+        ps_info ("started",
+                 "bind=%s publish=%s flush_ms=%ld ratios=%zu epoch=%" PRIu64
+                 " data_dir=%s checkpoint_ms=%ld",
                  ps_config_get (opts, "bind")->value, ps_config_get (opts, "publish")->value,
-                 flush_ms, nratios, epoch);
+                 flush_ms, nratios, epoch, data_dir, checkpoint_ms);
+        server.next_checkpoint = ps_clock_ms () + checkpoint_ms;
         rc = s_run (&server, flush_ms) == 0 ? 0 : 1;
-        /* Stop reading, publish everything still pending, and give publish
-           a bounded time to confirm it rather than hang on a dead peer. */
+        /* Stop reading and checkpoint what was applied (the ingests keep
+           the rest), publish everything still pending, and give publish a
+           bounded time to confirm it rather than hang on a dead peer. */
+        if (s_checkpoint (&server) != 0)
+            rc = 1;
         ps_sock_destroy (&server.in);
         int timeout = S_SHUTDOWN_MS;
         zmq_setsockopt (server.out, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
@@ -270,11 +491,14 @@ int main (int argc, char **argv)
              "batches=%" PRIu64 " reports=%" PRIu64 " rejected=%" PRIu64 " cells=%" PRIu32
              " items=%" PRIu64 " cell_bytes=%zu",
              stats.batches, stats.reports, stats.rejected, stats.cells, stats.items, stats.memory);
+    ps_ops_destroy (&server.ops);
     ps_sock_destroy (&server.in);
     ps_sock_destroy (&server.out);
     zmq_ctx_term (ctx);
     ps_batch_destroy (&server.batch);
-    msgpack_sbuffer_destroy (&server.progress);
+    msgpack_sbuffer_destroy (&server.reply);
+    ps_upstream_destroy (&server.upstream);
+    ps_datadir_destroy (&server.datadir);
     ps_engine_destroy (&engine);
     return rc;
 }

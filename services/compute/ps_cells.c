@@ -189,6 +189,11 @@ ps_series_t *ps_cells_series_at (const ps_cells_t *self, uint32_t id)
     return ps_keytab_at (self->series, id);
 }
 
+uint32_t ps_cells_series_count (const ps_cells_t *self)
+{
+    return ps_keytab_count (self->series);
+}
+
 bool ps_cell_has_count (const ps_cell_t *c)
 {
     return c->nleaves > 0 && c->nmiss_count == 0;

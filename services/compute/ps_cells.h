@@ -103,6 +103,7 @@ uint32_t ps_cells_find_at (const ps_cells_t *self, const ps_key_t *key, const ps
 uint32_t ps_cells_series_find (const ps_cells_t *self, const ps_key_t *key);
 uint32_t ps_cells_series_insert (ps_cells_t *self, const ps_key_t *key);
 ps_series_t *ps_cells_series_at (const ps_cells_t *self, uint32_t id);
+uint32_t ps_cells_series_count (const ps_cells_t *self);
 
 /*  Whether cell C's aggregate count / amount is defined. */
 bool ps_cell_has_count (const ps_cell_t *c);

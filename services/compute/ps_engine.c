@@ -131,7 +131,9 @@ static int s_reserve (void **vec, size_t *cap, size_t need, size_t size)
 static void s_dirty (ps_engine_t *self, uint32_t id)
 {
     ps_cell_t *c = ps_cells_at (self->cells, id);
-    if (c->flags & PS_CELL_DIRTY)
+    /* A cell left without contributors by a retraction is published once,
+       as removed, when it changes; as a dependent it has no message. */
+    if (c->flags & PS_CELL_DIRTY || (!c->nleaves && !(c->flags & PS_CELL_CHANGED)))
         return;
     c->flags |= PS_CELL_DIRTY;
     /* room reserved: a cell is queued once */
@@ -216,8 +218,9 @@ int ps_engine_apply (ps_engine_t *self, const ps_report_t *report, ps_error_t *e
         return -1;
     }
     ps_rollup_t out;
-    if (ps_rollup_apply (self->cells, report, &out, err) != 0)
-        return -1;
+    int rc = ps_rollup_apply (self->cells, report, &out, err);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0; /* 1: a retraction of nothing changes nothing */
     self->ndeps = 0;
     for (uint32_t lev = 0; lev < out.nlevels; lev++)
         for (uint32_t mask = 0; mask < out.nseries; mask++) {
@@ -356,7 +359,8 @@ static int s_flush_cells (ps_engine_t *self, ps_engine_emit_fn *emit, void *arg)
             rc = -1;
             continue;
         }
-        ps_indicators_cell (self->cells, id, &self->pk);
+        if (c->nleaves) /* else an empty body: the topic is removed */
+            ps_indicators_cell (self->cells, id, &self->pk);
         rc |= s_item_end (self, emit, arg);
     }
     self->ndirty = 0;
@@ -380,7 +384,9 @@ static int s_flush_ratios (ps_engine_t *self, ps_engine_emit_fn *emit, void *arg
             rc = -1;
             continue;
         }
-        if (ps_indicators_ratio (self->cells, ratio, &period, &self->pk) == 0)
+        /* 1: a side was retracted to nothing, and the ratio with it (an
+           empty body removes the topic) */
+        if (ps_indicators_ratio (self->cells, ratio, &period, &self->pk) >= 0)
             rc |= s_item_end (self, emit, arg);
         else
             self->topics_len -= len; /* a side does not exist at this period: no topic */
@@ -417,6 +423,47 @@ int ps_engine_flush (ps_engine_t *self, ps_engine_emit_fn *emit, void *arg)
     rc |= s_flush_rejects (self, emit, arg);
     rc |= s_send (self, emit, arg);
     return rc ? -1 : (int) (self->stats.items - before);
+}
+
+int ps_engine_dirty_all (ps_engine_t *self)
+{
+    uint32_t n = ps_cells_count (self->cells);
+    size_t nratios = self->ratios ? ps_ratios_count (self->ratios) : 0;
+    if (s_reserve ((void **) &self->dirty, &self->dirty_cap, n, sizeof *self->dirty) != 0)
+        return -1;
+    for (uint32_t id = 1; id <= n; id++) {
+        s_dirty (self, id);
+        ps_cell_t *c = ps_cells_at (self->cells, id);
+        if (!nratios || !c->nleaves)
+            continue;
+        ps_key_t series = c->key;
+        series.period = 0;
+        uint32_t sid = ps_cells_series_find (self->cells, &series);
+        if (!(ps_cells_series_at (self->cells, sid)->flags & PS_SERIES_RATIO))
+            continue;
+        if (s_reserve ((void **) &self->ratio_dirty, &self->ratio_cap, self->nratio_dirty + nratios,
+                       sizeof *self->ratio_dirty) != 0)
+            return -1;
+        ps_period_t period = ps_period_unpack (c->key.period);
+        s_ratios_changed (self, sid, &period);
+    }
+    return 0;
+}
+
+int ps_engine_restore_series (ps_engine_t *self, const char *source, const ps_dim_t *dims,
+                              int ndims, const char code[PS_CURRENCY_LEN + 1])
+{
+    ps_key_t key;
+    uint32_t star[PS_MAX_DIMS];
+    if (ps_cells_series_key (self->cells, source, dims, ndims, &key, star) != 0)
+        return -1;
+    uint32_t id = ps_cells_series_find (self->cells, &key);
+    if (!id)
+        id = ps_cells_series_insert (self->cells, &key);
+    if (!id)
+        return -1;
+    ps_cells_series_at (self->cells, id)->currency = ps_currency_pack (code);
+    return 0;
 }
 
 const ps_cells_t *ps_engine_cells (const ps_engine_t *self)

@@ -76,6 +76,20 @@ bool ps_engine_pending (const ps_engine_t *self);
     same). */
 int ps_engine_flush (ps_engine_t *self, ps_engine_emit_fn *emit, void *arg);
 
+/*  Marks every topic for republishing: each cell that has a value and
+    each ratio of each period such a cell reads, so the next flush sends
+    publish the complete current state (publish restarted with an empty
+    cache). Returns 0, or -1 when out of memory (some topics are marked). */
+int ps_engine_dirty_all (ps_engine_t *self);
+
+/*  Gives series SOURCE + DIMS (NDIMS, sorted by name; a value may be
+    "*") the currency CODE, as a checkpoint recorded it. Restored before
+    the cells, it keeps the one-currency rule as it was before the
+    restart even where no cell holds an amount any more. Returns 0, or -1
+    when out of memory or past 65535 sources. */
+int ps_engine_restore_series (ps_engine_t *self, const char *source, const ps_dim_t *dims,
+                              int ndims, const char code[PS_CURRENCY_LEN + 1]);
+
 /*  The cell store, for inspection (tests, statistics). */
 const ps_cells_t *ps_engine_cells (const ps_engine_t *self);
 

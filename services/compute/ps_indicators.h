@@ -18,8 +18,9 @@
 /*  Packs the indicator map of cell ID with PK. */
 void ps_indicators_cell (const ps_cells_t *cells, uint32_t id, msgpack_packer *pk);
 
-/*  Packs the map of RATIO at PERIOD with PK. Returns 0, or -1 without
-    packing anything when a side's cell does not exist at PERIOD. */
+/*  Packs the map of RATIO at PERIOD with PK. Returns 0, or without packing
+    anything -1 when a side's cell does not exist at PERIOD, 1 when a side
+    has no value left (retracted): the ratio is then removed. */
 int ps_indicators_ratio (const ps_cells_t *cells, const ps_ratio_t *ratio,
                          const ps_period_t *period, msgpack_packer *pk);
 

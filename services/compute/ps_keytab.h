@@ -1,8 +1,9 @@
 /*  ps_keytab: fixed-size records found by a compact binary key.
 
     Compute holds up to millions of cells, so each costs one record in a
-    dense array (no allocation per record) plus one 4-byte slot of an
-    open-addressing index kept at most 3/4 full. A record is named by its
+    dense array (no allocation per record) plus one 6-byte slot (the id
+    and 16 bits of the key's hash) of an open-addressing index kept at most
+    3/4 full. A record is named by its
     id (1, 2, 3, ... in order of insertion; 0 means none), which stays
     valid when the table grows; record pointers do not, so callers keep
     ids across inserts. Records are never removed. */

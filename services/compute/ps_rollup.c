@@ -63,21 +63,22 @@ static void s_change (const ps_report_t *r, const ps_cell_t *leaf, s_change_t *c
                    (has_count ? PS_CELL_HAS_COUNT : 0) | (has_amount ? PS_CELL_HAS_AMOUNT : 0));
 }
 
-/* Adds the change to one touched cell's aggregate and presence counters. */
+/* Adds the change to one touched cell's aggregate and presence counters;
+   a leaf that stops being reported (retracted) stops counting. */
 static void s_apply (ps_cell_t *c, const s_change_t *ch)
 {
     bool was = ch->old_flags & PS_CELL_REPORTED;
+    bool is = ch->new_flags & PS_CELL_REPORTED;
     c->count += ch->dcount;
     c->amount += ch->damount;
-    if (!was)
-        c->nleaves++;
+    c->nleaves = c->nleaves + is - was;
     if (was && !(ch->old_flags & PS_CELL_HAS_COUNT))
         c->nmiss_count--;
-    if (!(ch->new_flags & PS_CELL_HAS_COUNT))
+    if (is && !(ch->new_flags & PS_CELL_HAS_COUNT))
         c->nmiss_count++;
     if (was && !(ch->old_flags & PS_CELL_HAS_AMOUNT))
         c->nmiss_amount--;
-    if (!(ch->new_flags & PS_CELL_HAS_AMOUNT))
+    if (is && !(ch->new_flags & PS_CELL_HAS_AMOUNT))
         c->nmiss_amount++;
 }
 
@@ -150,31 +151,80 @@ static void s_create (ps_cells_t *cells, const ps_report_t *r, const ps_key_t *k
     }
 }
 
-int ps_rollup_apply (ps_cells_t *cells, const ps_report_t *r, ps_rollup_t *out, ps_error_t *err)
+/* Finds the series and cells report R moves (series key BASE, rolled-up
+   tokens STAR) into *OUT, 0 for those that do not exist yet, and their
+   keys into KEYS and CELL_KEYS. */
+static void s_touched (const ps_cells_t *cells, const ps_report_t *r, const ps_key_t *base,
+                       const uint32_t *star, ps_rollup_t *out, ps_key_t *keys, ps_key_t *cell_keys)
 {
-    ps_key_t base, keys[PS_ROLLUP_MAX_SERIES];
-    uint32_t star[PS_MAX_DIMS];
-    if (ps_cells_series_key (cells, r->source, r->dims, r->ndims, &base, star) != 0)
-        return s_fail (err, PS_E_LIMIT, "source",
-                       "cannot hold more distinct sources or dimension values");
     out->nseries = 1u << r->ndims;
     out->periods[0] = r->period;
     out->nlevels = 1 + (uint32_t) ps_period_parents (&r->period, out->periods + 1);
     for (uint32_t mask = 0; mask < out->nseries; mask++) {
-        s_mask_key (&base, star, mask, &keys[mask]);
+        s_mask_key (base, star, mask, &keys[mask]);
         out->series[mask] = ps_cells_series_find (cells, &keys[mask]);
     }
-    if (r->has_amount && s_check_currency (cells, r, out, err) != 0)
-        return -1;
-
-    ps_key_t cell_keys[PS_ROLLUP_MAX_CELLS];
-    uint32_t ncells = out->nlevels * out->nseries;
     for (uint32_t lev = 0; lev < out->nlevels; lev++)
         for (uint32_t mask = 0; mask < out->nseries; mask++) {
             cell_keys[lev * out->nseries + mask] = keys[mask];
             cell_keys[lev * out->nseries + mask].period = ps_period_pack (&out->periods[lev]);
         }
-    ps_cells_find_many (cells, cell_keys, ncells, out->cells);
+    ps_cells_find_many (cells, cell_keys, out->nlevels * out->nseries, out->cells);
+}
+
+/* Applies change CH to the NCELLS touched cells, then to the leaf's own
+   reported value. */
+static void s_commit (ps_cells_t *cells, const ps_rollup_t *out, uint32_t ncells,
+                      const s_change_t *ch)
+{
+    for (uint32_t i = 0; i < ncells; i++)
+        s_apply (ps_cells_at (cells, out->cells[i]), ch);
+    ps_cell_t *leaf = ps_cells_at (cells, out->cells[0]);
+    leaf->rep_count += ch->dcount;
+    leaf->rep_amount += ch->damount;
+    leaf->flags = ch->new_flags;
+}
+
+/* Withdraws the reported value of R's cell from it and from everything it
+   rolls into. Returns 1 when that cell has none (nothing changes). */
+static int s_retract (ps_cells_t *cells, const ps_report_t *r, ps_rollup_t *out)
+{
+    ps_key_t base, keys[PS_ROLLUP_MAX_SERIES], cell_keys[PS_ROLLUP_MAX_CELLS];
+    if (ps_cells_lookup_key (cells, r->source, &r->period, r->dims, r->ndims, &base) != 0)
+        return 1;
+    uint32_t id = ps_cells_find (cells, &base);
+    if (!id || !(ps_cells_at (cells, id)->flags & PS_CELL_REPORTED))
+        return 1;
+    uint32_t star[PS_MAX_DIMS];
+    for (int i = 0; i < r->ndims; i++)
+        star[i] = ps_cells_star (cells, base.tok[i]);
+    base.period = 0;
+    s_touched (cells, r, &base, star, out, keys, cell_keys);
+    /* Every aggregate the leaf counted in exists, and taking a value that
+       was added back out cannot overflow. */
+    const ps_cell_t *leaf = ps_cells_at (cells, id);
+    uint8_t gone = PS_CELL_REPORTED | PS_CELL_HAS_COUNT | PS_CELL_HAS_AMOUNT;
+    s_change_t ch = {-leaf->rep_count, -leaf->rep_amount, leaf->flags,
+                     (uint8_t) (leaf->flags & ~gone)};
+    s_commit (cells, out, out->nlevels * out->nseries, &ch);
+    return 0;
+}
+
+int ps_rollup_apply (ps_cells_t *cells, const ps_report_t *r, ps_rollup_t *out, ps_error_t *err)
+{
+    if (r->op == PS_OP_RETRACT)
+        return s_retract (cells, r, out);
+    ps_key_t base, keys[PS_ROLLUP_MAX_SERIES];
+    uint32_t star[PS_MAX_DIMS];
+    if (ps_cells_series_key (cells, r->source, r->dims, r->ndims, &base, star) != 0)
+        return s_fail (err, PS_E_LIMIT, "source",
+                       "cannot hold more distinct sources or dimension values");
+    ps_key_t cell_keys[PS_ROLLUP_MAX_CELLS];
+    s_touched (cells, r, &base, star, out, keys, cell_keys);
+    if (r->has_amount && s_check_currency (cells, r, out, err) != 0)
+        return -1;
+
+    uint32_t ncells = out->nlevels * out->nseries;
     uint32_t missing = 0;
     for (uint32_t i = 0; i < ncells; i++)
         missing += !out->cells[i];
@@ -187,11 +237,6 @@ int ps_rollup_apply (ps_cells_t *cells, const ps_report_t *r, ps_rollup_t *out, 
         return s_fail (err, PS_E_LIMIT, "source", "out of memory for new cells");
 
     s_create (cells, r, keys, cell_keys, out);
-    for (uint32_t i = 0; i < ncells; i++)
-        s_apply (ps_cells_at (cells, out->cells[i]), &ch);
-    ps_cell_t *leaf = ps_cells_at (cells, out->cells[0]);
-    leaf->rep_count += ch.dcount;
-    leaf->rep_amount += ch.damount;
-    leaf->flags = ch.new_flags;
+    s_commit (cells, out, ncells, &ch);
     return 0;
 }

@@ -6,7 +6,12 @@
     subset of its dims replaced by "*". Before anything changes, every one
     of them is checked: a total that would leave int64, or an amount in a
     currency other than one of the 2^k series already uses, rejects the
-    whole report and leaves the cells as they were. */
+    whole report and leaves the cells as they were.
+
+    A retraction (op retract) takes the value reported for its cell back
+    out of the cell and of every aggregate: the cell stops counting as a
+    contributor, and a cell left with no contributor keeps its record but
+    has no value (nleaves 0), as if it had never been reported. */
 
 #ifndef PS_ROLLUP_H_INCLUDED
 #define PS_ROLLUP_H_INCLUDED
@@ -35,7 +40,8 @@ typedef struct {
     touched cells in *OUT. Returns 0, or -1 with *ERR when the report is
     refused (PS_E_OVERFLOW on count or amount, PS_E_CURRENCY_MISMATCH,
     PS_E_LIMIT past 65535 sources or out of memory); a refused report
-    changes no total (only interned names may remain). */
+    changes no total (only interned names may remain). A retraction of a
+    cell that has no reported value returns 1 and changes nothing. */
 int ps_rollup_apply (ps_cells_t *cells, const ps_report_t *report, ps_rollup_t *out,
                      ps_error_t *err);
 

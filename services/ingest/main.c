@@ -1,20 +1,28 @@
 /*  paystat-ingest: the front door. Producers send report batches to a
-    ROUTER; each is validated (ps_ingest), forwarded to compute and
-    answered with an ack. */
+    ROUTER; each is validated (ps_ingest) and, when accepted, written to
+    the journal (ps_journal); acks go out once their group of batches is
+    committed (ps_ackq). Compute pulls the journal's entries over a DEALER
+    (ps_delivery). */
 
+#include "ps_ackq.h"
 #include "ps_config.h"
+#include "ps_delivery.h"
 #include "ps_ingest.h"
+#include "ps_journal.h"
 #include "ps_log.h"
+#include "ps_ops.h"
 #include "ps_proto.h"
 #include "ps_sock.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 #include <zmq.h>
 
 #define MAX_ENVELOPE 8 /* routing frames accepted before the body */
+/* Producer messages read in one go at most, so positions and commits
+   keep their pace under load. */
+#define S_FRONT_MAX 256
 
 static ps_option_t s_options[] = {
     {"bind", "PAYSTAT_INGEST_BIND", "tcp://127.0.0.1:7401", "producers' endpoint (ROUTER, bound)",
@@ -23,76 +31,176 @@ static ps_option_t s_options[] = {
      "compute's endpoint (DEALER, connected)", false, NULL},
     {"id", "PAYSTAT_INGEST_ID", "ingest-1", "instance id stamped on forwarded batches", false,
      NULL},
-    {"queue", "PAYSTAT_INGEST_QUEUE", "1000",
-     "batches queued towards compute before producers are told to retry", false, NULL},
+    {"data-dir", "PAYSTAT_INGEST_DATA", "ingest-data",
+     "directory of the journal (created if missing)", false, NULL},
+    {"journal-max-mb", "PAYSTAT_JOURNAL_MAX_MB", "1024",
+     "journal entries kept for compute, in MiB; past it producers get retry_later", false, NULL},
+    {"commit-ms", "PAYSTAT_COMMIT_MS", "2",
+     "group commit: longest wait, in ms, before accepted batches are made durable and acked", false,
+     NULL},
+    {"commit-batches", "PAYSTAT_COMMIT_BATCHES", "256",
+     "group commit: batches that make a commit due at once", false, NULL},
+    {"window", "PAYSTAT_FORWARD_WINDOW", "256",
+     "journal entries sent to compute beyond the last one it confirmed", false, NULL},
+    {"sync-ms", "PAYSTAT_SYNC_MS", "500",
+     "silence from compute, in ms, after which ingest says hello again", false, NULL},
     {"max-producers", "PAYSTAT_MAX_PRODUCERS", "100000",
      "producers whose last batch is remembered for deduplication", false, NULL},
     {"max-series", "PAYSTAT_MAX_SERIES", "200000", "series whose currency ingest remembers", false,
      NULL},
     {"drain-ms", "PAYSTAT_DRAIN_MS", "5000",
-     "at shutdown, how long to wait for compute to confirm forwarded batches", false, NULL},
+     "at shutdown, how long to wait for compute to apply the journal's last entries", false, NULL},
+    {"http", "PAYSTAT_INGEST_HTTP", "127.0.0.1:9101",
+     "address of /metrics, /healthz and /readyz (\"off\" for none)", false, NULL},
     {"log-level", "PAYSTAT_LOG_LEVEL", "info", "debug, info, warn or error", false, NULL},
     PS_OPTION_END};
 
 typedef struct {
     void *front;
     void *compute;
+    const char *id;
+    ps_journal_t *journal;
     ps_ingest_t *ingest;
-    uint64_t confirmed; /* last jseq compute has confirmed */
+    ps_delivery_t *delivery;
+    ps_ackq_t *acks;
+    long commit_ms;
+    long commit_batches;
+    int64_t group_since; /* ms when the pending commit became due, -1 when none is */
+    long group_batches;  /* acks held for it */
+    bool blocked;        /* compute's socket is full: wait until it is writable */
+    msgpack_sbuffer out;
+    ps_ops_t *ops;
+    uint64_t commits;
+    int64_t last_commit_us;
     zmq_msg_t parts[MAX_ENVELOPE + 1];
 } s_server_t;
 
-/*  Reads one progress frame from compute. Returns 0, or -1 when nothing
-    was waiting or the call was interrupted. */
-static int s_read_progress (s_server_t *server, int flags)
+/* ---- Towards compute ------------------------------------------------------ */
+
+static void s_hello (s_server_t *server, int64_t now)
+{
+    ps_hello_t hello = {"", ps_journal_id (server->journal), ps_journal_first (server->journal),
+                        ps_journal_durable (server->journal)};
+    snprintf (hello.ingest, sizeof hello.ingest, "%s", server->id);
+    msgpack_sbuffer_clear (&server->out);
+    if (ps_hello_encode (&hello, &server->out) == 0 &&
+        zmq_send (server->compute, server->out.data, server->out.size, ZMQ_DONTWAIT) >= 0)
+        ps_debug ("hello", "first=%" PRIu64 " head=%" PRIu64, hello.first, hello.head);
+    ps_delivery_hello_sent (server->delivery, now);
+}
+
+static int s_send_entry (void *arg, uint64_t jseq, const void *frame, size_t size)
+{
+    s_server_t *server = arg;
+    if (ps_delivery_next (server->delivery, ps_journal_first (server->journal),
+                          ps_journal_durable (server->journal)) == 0)
+        return 1;
+    if (zmq_send (server->compute, frame, size, ZMQ_DONTWAIT) < 0) {
+        server->blocked = errno == EAGAIN;
+        if (!server->blocked)
+            ps_error ("cannot send to compute", "error=\"%s\"", zmq_strerror (errno));
+        return 1;
+    }
+    ps_delivery_sent (server->delivery, jseq);
+    return 0;
+}
+
+/*  Sends the committed entries compute may take now. */
+static void s_pump (s_server_t *server)
+{
+    if (server->blocked)
+        return;
+    uint64_t next = ps_delivery_next (server->delivery, ps_journal_first (server->journal),
+                                      ps_journal_durable (server->journal));
+    if (next && ps_journal_read (server->journal, next, s_send_entry, server) < 0)
+        ps_error ("cannot read the journal", "reason=\"%s\"", ps_journal_error (server->journal));
+}
+
+static void s_end_group (s_server_t *server, const char *refuse_reason);
+
+static void s_on_position (s_server_t *server, const ps_position_t *pos)
+{
+    if (!ps_delivery_position (server->delivery, pos, ps_clock_ms ())) {
+        ps_debug ("ignored a position about another journal", "journal=%" PRIu64, pos->journal);
+        return;
+    }
+    uint64_t durable = ps_journal_durable (server->journal);
+    if (pos->resend && pos->applied > durable) {
+        /* The journal lost its tail (restored from an old copy?): number
+           new entries after what compute has, or it would skip them. */
+        ps_error ("compute has applied entries this journal does not hold",
+                  "applied=%" PRIu64 " head=%" PRIu64, pos->applied, durable);
+        /* Uncommitted entries got numbers compute has: take them back. */
+        if (ps_journal_head (server->journal) > durable) {
+            ps_journal_abort (server->journal);
+            s_end_group (server, "ingest renumbers its journal; retry later");
+        }
+        ps_journal_skip (server->journal, pos->applied);
+    }
+    if (pos->resend)
+        ps_debug ("compute asks to resend", "from=%" PRIu64, pos->applied + 1);
+    ps_journal_confirm (server->journal, ps_delivery_ckpt (server->delivery));
+}
+
+static void s_read_positions (s_server_t *server)
 {
     zmq_msg_t msg;
     zmq_msg_init (&msg);
-    int rc = zmq_msg_recv (&msg, server->compute, flags);
-    if (rc >= 0) {
-        uint64_t pos;
+    while (zmq_msg_recv (&msg, server->compute, ZMQ_DONTWAIT) >= 0) {
+        ps_position_t pos;
         ps_error_t err;
         if (zmq_msg_more (&msg))
             ps_warn ("ignored a multipart frame from compute", NULL);
-        else if (ps_progress_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) != 0)
-            ps_warn ("ignored a malformed progress frame", "reason=\"%s\"", err.reason);
-        else if (pos > server->confirmed)
-            server->confirmed = pos;
+        else if (ps_position_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) != 0)
+            ps_warn ("ignored a malformed position", "reason=\"%s\"", err.reason);
+        else
+            s_on_position (server, &pos);
     }
     zmq_msg_close (&msg);
-    return rc >= 0 ? 0 : -1;
 }
 
-/*  Waits up to DRAIN_MS for compute to confirm every forwarded batch, since
-    libzmq 4.3.4 may drop what is still queued when a socket closes. */
-static void s_drain (s_server_t *server, long drain_ms)
+/* ---- Producers -------------------------------------------------------------- */
+
+/*  Sends the acks the group held. With REFUSE_REASON the group was
+    dropped: the state in memory goes back to the journal's and every ack
+    becomes retry_later with that reason. */
+static void s_end_group (s_server_t *server, const char *refuse_reason)
 {
-    uint64_t forwarded = ps_ingest_stats (server->ingest)->forwarded;
-    int64_t deadline = ps_clock_ms () + drain_ms;
-    while (server->confirmed < forwarded) {
-        int64_t left = deadline - ps_clock_ms ();
-        if (left <= 0)
-            break;
-        zmq_pollitem_t items[] = {{server->compute, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll (items, 1, (long) left) > 0)
-            s_read_progress (server, ZMQ_DONTWAIT);
-    }
-    if (server->confirmed < forwarded)
-        ps_warn ("compute did not confirm every forwarded batch before shutdown",
-                 "forwarded=%llu confirmed=%llu", (unsigned long long) forwarded,
-                 (unsigned long long) server->confirmed);
+    if (refuse_reason)
+        ps_ingest_reload (server->ingest);
+    if (server->front)
+        ps_ackq_flush (server->acks, server->front, server->ingest, refuse_reason);
+    server->group_since = -1;
+    server->group_batches = 0;
 }
 
-/*  Receives one whole multipart message into server->parts. Returns the
-    number of frames, 0 when the message had too many frames (discarded:
-    nothing sensible can be answered), or -1 on interruption. */
+/*  Commits the journal's group and sends the acks it held. */
+static void s_commit (s_server_t *server)
+{
+    int64_t start = ps_clock_us ();
+    int rc = ps_journal_commit (server->journal);
+    server->last_commit_us = ps_clock_us () - start;
+    server->commits++;
+    if (rc == 0) {
+        s_end_group (server, NULL);
+        return;
+    }
+    ps_error ("journal commit failed; refusing its batches", "batches=%zu reason=\"%s\"",
+              ps_ackq_size (server->acks), ps_journal_error (server->journal));
+    s_end_group (server, "ingest could not make this batch durable; retry later");
+}
+
+/*  Receives one whole multipart message into server->parts without
+    waiting. Returns the number of frames, 0 when the message had too many
+    frames (discarded: nothing sensible can be answered), or -1 when
+    nothing was waiting or on interruption. */
 static int s_recv_message (s_server_t *server)
 {
     int n = 0;
     bool overflow = false;
     for (;;) {
         zmq_msg_t *part = &server->parts[n];
-        if (zmq_msg_recv (part, server->front, 0) < 0)
+        if (zmq_msg_recv (part, server->front, n || overflow ? 0 : ZMQ_DONTWAIT) < 0)
             return -1;
         if (!zmq_msg_more (part))
             return overflow ? 0 : n + 1;
@@ -115,26 +223,148 @@ static void s_reply (s_server_t *server, int nparts, const msgpack_sbuffer *ack)
     ps_sock_send (server->front, ack->data, ack->size, 0);
 }
 
-static void s_handle (s_server_t *server)
+/*  Handles one producer message. Returns -1 when none was waiting. */
+static int s_handle (s_server_t *server)
 {
     int n = s_recv_message (server);
     if (n <= 0) {
         if (n == 0)
             ps_warn ("discarded a message with too many frames", NULL);
-        return;
+        return n;
     }
     /* A REQ peer puts an empty delimiter before the body; a DEALER need not. */
     zmq_msg_t *body = &server->parts[n - 1];
-    ps_ingest_action_t action =
-        ps_ingest_receive (server->ingest, zmq_msg_data (body), zmq_msg_size (body));
-    if (action == PS_INGEST_FORWARD) {
-        const msgpack_sbuffer *frame = ps_ingest_forward_frame (server->ingest);
-        bool sent = zmq_send (server->compute, frame->data, frame->size, ZMQ_DONTWAIT) >= 0;
-        if (!sent && errno != EAGAIN)
-            ps_error ("cannot forward to compute", "error=\"%s\"", zmq_strerror (errno));
-        ps_ingest_forwarded (server->ingest, sent);
+    ps_ingest_receive (server->ingest, zmq_msg_data (body), zmq_msg_size (body));
+    const msgpack_sbuffer *ack = ps_ingest_ack (server->ingest);
+    if (!ps_journal_pending (server->journal)) {
+        s_reply (server, n, ack);
+        return 0;
     }
-    s_reply (server, n, ps_ingest_ack (server->ingest));
+    if (ps_ackq_push (server->acks, server->parts, n - 1, ps_ingest_producer (server->ingest),
+                      ps_ingest_seq (server->ingest), ack->data, ack->size) != 0)
+        ps_error ("out of memory holding an ack; the producer will resend", NULL);
+    server->group_batches++;
+    return 0;
+}
+
+/* ---- Loop ---------------------------------------------------------------- */
+
+/*  Commits when the group is due. */
+static void s_maybe_commit (s_server_t *server, int64_t now)
+{
+    if (!ps_journal_pending (server->journal))
+        return;
+    if (server->group_since < 0)
+        server->group_since = now;
+    if (now - server->group_since >= server->commit_ms ||
+        server->group_batches >= server->commit_batches)
+        s_commit (server);
+}
+
+/*  One round: commit, send, hello, then wait for input up to the next
+    deadline. FRONT false leaves the producers' socket alone. */
+static void s_round (s_server_t *server, bool front)
+{
+    int64_t now = ps_clock_ms ();
+    s_maybe_commit (server, now);
+    s_pump (server);
+    if (ps_delivery_hello_due (server->delivery, now))
+        s_hello (server, now);
+    int64_t timeout = ps_delivery_hello_wait (server->delivery, now);
+    if (ps_journal_pending (server->journal)) {
+        int64_t due = server->group_since < 0 ? 0 : server->group_since + server->commit_ms - now;
+        timeout = due < timeout ? due : timeout;
+    }
+    zmq_pollitem_t items[3] = {
+        {server->compute, 0, (short) (ZMQ_POLLIN | (server->blocked ? ZMQ_POLLOUT : 0)), 0}};
+    int nitems = 1, ifront = -1;
+    if (front) {
+        ifront = nitems;
+        items[nitems++] = (zmq_pollitem_t){server->front, 0, ZMQ_POLLIN, 0};
+    }
+    if (server->ops)
+        items[nitems++] = (zmq_pollitem_t){NULL, ps_ops_fd (server->ops), ZMQ_POLLIN, 0};
+    long wait = ps_ops_timeout_ms (server->ops, timeout < 0 ? 0 : (long) timeout);
+    int n = zmq_poll (items, nitems, wait);
+    ps_ops_run (server->ops);
+    if (n <= 0)
+        return;
+    if (items[0].revents & ZMQ_POLLOUT)
+        server->blocked = false;
+    if (items[0].revents & ZMQ_POLLIN)
+        s_read_positions (server);
+    if (ifront >= 0 && (items[ifront].revents & ZMQ_POLLIN))
+        for (int i = 0; i < S_FRONT_MAX && server->group_batches < server->commit_batches; i++)
+            if (s_handle (server) < 0)
+                break;
+}
+
+/* ---- Operations endpoints ------------------------------------------------ */
+
+static void s_collect (void *arg, ps_metrics_t *m)
+{
+    s_server_t *server = arg;
+    const ps_ingest_stats_t *st = ps_ingest_stats (server->ingest);
+    ps_metrics_counter (m, "paystat_ingest_batches_total", "Report batches received.", NULL,
+                        st->batches);
+    ps_metrics_counter (m, "paystat_ingest_batches_rejected_total",
+                        "Batches refused as a whole (unreadable frame, bad header).", NULL,
+                        st->batches_rejected);
+    ps_metrics_counter (m, "paystat_ingest_batches_duplicate_total",
+                        "Batches answered as already accepted (resends).", NULL, st->duplicates);
+    ps_metrics_counter (m, "paystat_ingest_batches_retry_total",
+                        "Batches answered retry_later (journal full, earlier seq refused).", NULL,
+                        st->retries);
+    ps_metrics_counter (m, "paystat_ingest_reports_received_total", "Reports in readable batches.",
+                        NULL, st->reports_accepted + st->reports_rejected);
+    ps_metrics_counter (m, "paystat_ingest_reports_accepted_total",
+                        "Reports accepted and journaled.", NULL, st->reports_accepted);
+    for (int code = 1; code < PS_E__COUNT; code++) {
+        char labels[64];
+        snprintf (labels, sizeof labels, "reason=\"%s\"", ps_err_name ((ps_err_t) code));
+        ps_metrics_counter (m, "paystat_ingest_reports_rejected_total",
+                            "Reports rejected, by error code.", labels, st->rejected_by_code[code]);
+    }
+    ps_metrics_gauge (m, "paystat_ingest_journal_bytes", "Bytes of journal entries retained.", NULL,
+                      (double) ps_journal_bytes (server->journal));
+    ps_metrics_gauge (m, "paystat_ingest_journal_max_bytes", "Bound on the retained journal.", NULL,
+                      (double) ps_journal_max_bytes (server->journal));
+    ps_metrics_gauge (m, "paystat_ingest_journal_head", "Last journal position made durable.", NULL,
+                      (double) ps_journal_durable (server->journal));
+    ps_metrics_gauge (m, "paystat_ingest_compute_applied",
+                      "Last journal position compute has applied.", NULL,
+                      (double) ps_delivery_applied (server->delivery));
+    ps_metrics_gauge (m, "paystat_ingest_compute_checkpointed",
+                      "Last journal position covered by compute's checkpoint.", NULL,
+                      (double) ps_delivery_ckpt (server->delivery));
+    ps_metrics_gauge (m, "paystat_ingest_commit_last_seconds",
+                      "Duration of the last journal group commit.", NULL,
+                      server->last_commit_us / 1e6);
+    ps_metrics_counter (m, "paystat_ingest_commits_total", "Journal group commits.", NULL,
+                        server->commits);
+}
+
+static const char *s_ready (void *arg)
+{
+    (void) arg;
+    /* The journal is open and the front door bound before the loop runs. */
+    return NULL;
+}
+
+/*  Waits up to DRAIN_MS for compute to apply every committed entry. They
+    are safe in the journal either way; this only spares a replay. */
+static void s_drain (s_server_t *server, long drain_ms)
+{
+    int64_t deadline = ps_clock_ms () + drain_ms;
+    while (ps_delivery_applied (server->delivery) < ps_journal_durable (server->journal) &&
+           ps_clock_ms () < deadline)
+        s_round (server, false);
+    if (ps_delivery_applied (server->delivery) < ps_journal_durable (server->journal))
+        ps_info ("compute has not applied every entry yet; they stay in the journal",
+                 "head=%" PRIu64 " applied=%" PRIu64, ps_journal_durable (server->journal),
+                 ps_delivery_applied (server->delivery));
+    if (ps_journal_commit (server->journal) != 0)
+        ps_warn ("last journal commit failed", "reason=\"%s\"", ps_journal_error (server->journal));
 }
 
 int main (int argc, char **argv)
@@ -142,9 +372,10 @@ int main (int argc, char **argv)
     int first;
     int rc = ps_config_parse (s_options, argc, argv, "paystat-ingest", "[options]",
                               "Receives report batches from producers, validates every report, "
-                              "acknowledges each batch\nand forwards the accepted reports to "
-                              "paystat-compute. SIGINT/SIGTERM: stop taking batches,\nwait "
-                              "(--drain-ms) until compute has confirmed every forwarded one, "
+                              "writes the accepted ones to\nits journal and acknowledges each "
+                              "batch once it is durable; compute pulls the journal.\n"
+                              "SIGINT/SIGTERM: stop taking batches, ack those already "
+                              "received, wait (--drain-ms)\nfor compute to apply the journal, "
                               "exit 0.",
                               &first);
     if (rc != 0)
@@ -153,9 +384,13 @@ int main (int argc, char **argv)
         fprintf (stderr, "paystat-ingest: unexpected argument '%s' (see --help)\n", argv[first]);
         return 2;
     }
-    long queue, max_producers, max_series, drain_ms;
+    long max_mb, commit_ms, commit_batches, window, sync_ms, max_producers, max_series, drain_ms;
     ps_log_level_t level;
-    if (ps_config_long (s_options, "queue", 1, 10000000, &queue) != 0 ||
+    if (ps_config_long (s_options, "journal-max-mb", 8, 1L << 30, &max_mb) != 0 ||
+        ps_config_long (s_options, "commit-ms", 0, 10000, &commit_ms) != 0 ||
+        ps_config_long (s_options, "commit-batches", 1, 100000, &commit_batches) != 0 ||
+        ps_config_long (s_options, "window", 1, 100000, &window) != 0 ||
+        ps_config_long (s_options, "sync-ms", 1, 3600000, &sync_ms) != 0 ||
         ps_config_long (s_options, "max-producers", 1, 100000000, &max_producers) != 0 ||
         ps_config_long (s_options, "max-series", 1, 100000000, &max_series) != 0 ||
         ps_config_long (s_options, "drain-ms", 0, 3600000, &drain_ms) != 0)
@@ -165,52 +400,77 @@ int main (int argc, char **argv)
         return 2;
     }
     const char *id = ps_config_get (s_options, "id")->value;
+    const char *data_dir = ps_config_get (s_options, "data-dir")->value;
     ps_log_init ("ingest", level);
     ps_signal_install ();
 
     s_server_t server = {0};
+    server.id = id;
+    server.commit_ms = commit_ms;
+    server.commit_batches = commit_batches;
+    server.group_since = -1;
+    msgpack_sbuffer_init (&server.out);
     for (int i = 0; i <= MAX_ENVELOPE; i++)
         zmq_msg_init (&server.parts[i]);
-    ps_ingest_config_t config = {id, (size_t) max_producers, (size_t) max_series};
     void *ctx = zmq_ctx_new ();
+    int exit_code = 1;
+    char err[512];
+    ps_journal_config_t jconfig = {data_dir, id, (size_t) max_mb << 20};
+    server.journal = ps_journal_open (&jconfig, err, sizeof err);
+    if (!server.journal) {
+        ps_error ("cannot open the journal", "dir=%s reason=\"%s\"", data_dir, err);
+        goto done;
+    }
+    ps_ingest_config_t config = {id, (size_t) max_producers, (size_t) max_series};
+    ps_delivery_config_t dconfig = {ps_journal_id (server.journal), (uint32_t) window,
+                                    (int) sync_ms};
+    server.ingest = ps_ingest_new (&config, server.journal);
+    server.delivery = ps_delivery_new (&dconfig);
+    server.acks = ps_ackq_new ();
     ps_sock_opts_t front_opts = {0, PS_MAX_FRAME, 0};
-    ps_sock_opts_t compute_opts = {(int) queue, PS_MAX_FRAME, 0};
-    server.ingest = ps_ingest_new (&config);
+    /* Room for the window and the hellos beside it. */
+    ps_sock_opts_t compute_opts = {(int) window + 16, PS_MAX_FRAME, 0};
     server.front =
         ps_sock_new (ctx, ZMQ_ROUTER, ps_config_get (s_options, "bind")->value, true, &front_opts);
     server.compute = ps_sock_new (ctx, ZMQ_DEALER, ps_config_get (s_options, "compute")->value,
                                   false, &compute_opts);
-    int exit_code = 1;
-    if (!server.ingest || !server.front || !server.compute)
+    if (!server.ingest || !server.delivery || !server.acks || !server.front || !server.compute)
         goto done;
-    ps_info ("ready", "id=%s", id);
-    while (!ps_signal_stop ()) {
-        zmq_pollitem_t items[] = {{server.front, 0, ZMQ_POLLIN, 0},
-                                  {server.compute, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll (items, 2, 1000) <= 0)
-            continue;
-        if (items[1].revents & ZMQ_POLLIN)
-            s_read_progress (&server, ZMQ_DONTWAIT);
-        if (items[0].revents & ZMQ_POLLIN)
-            s_handle (&server);
-    }
-    /* Producers get no more acks from here on; what was acked must reach compute. */
+    const char *http = ps_config_get (s_options, "http")->value;
+    if (ps_ops_enabled (http) && !(server.ops = ps_ops_new (http, s_collect, s_ready, &server)))
+        goto done;
+    ps_info ("ready",
+             "id=%s data_dir=%s journal=%" PRIu64 " first=%" PRIu64 " head=%" PRIu64
+             " confirmed=%" PRIu64 " journal_bytes=%zu",
+             id, data_dir, ps_journal_id (server.journal), ps_journal_first (server.journal),
+             ps_journal_durable (server.journal), ps_journal_confirmed (server.journal),
+             ps_journal_bytes (server.journal));
+    while (!ps_signal_stop ())
+        s_round (&server, true);
+    /* Stop taking batches; those received get their acks once durable. */
+    s_commit (&server);
     ps_sock_destroy (&server.front);
     s_drain (&server, drain_ms);
     exit_code = 0;
     const ps_ingest_stats_t *st = ps_ingest_stats (server.ingest);
     ps_info ("stopped",
-             "batches=%llu forwarded=%llu accepted=%llu rejected=%llu "
-             "duplicates=%llu retries=%llu",
-             (unsigned long long) st->batches, (unsigned long long) st->forwarded,
-             (unsigned long long) st->reports_accepted, (unsigned long long) st->reports_rejected,
-             (unsigned long long) st->duplicates, (unsigned long long) st->retries);
+             "batches=%" PRIu64 " journaled=%" PRIu64 " accepted=%" PRIu64 " rejected=%" PRIu64
+             " duplicates=%" PRIu64 " retries=%" PRIu64 " head=%" PRIu64 " applied=%" PRIu64
+             " checkpointed=%" PRIu64,
+             st->batches, st->journaled, st->reports_accepted, st->reports_rejected, st->duplicates,
+             st->retries, ps_journal_durable (server.journal),
+             ps_delivery_applied (server.delivery), ps_delivery_ckpt (server.delivery));
 done:
+    ps_ops_destroy (&server.ops);
     ps_sock_destroy (&server.front);
     ps_sock_destroy (&server.compute);
     for (int i = 0; i <= MAX_ENVELOPE; i++)
         zmq_msg_close (&server.parts[i]);
+    ps_ackq_destroy (&server.acks);
+    ps_delivery_destroy (&server.delivery);
     ps_ingest_destroy (&server.ingest);
+    ps_journal_destroy (&server.journal);
+    msgpack_sbuffer_destroy (&server.out);
     zmq_ctx_term (ctx);
     return exit_code;
 }

@@ -6,6 +6,7 @@
 #include "ps_proto.h"
 #include "ps_strmap.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,22 +21,26 @@ struct ps_ingest_t {
     char id[PS_ID_MAX + 1];
     size_t max_producers;
     size_t max_series;
+    ps_journal_t *journal;
     ps_strmap_t *producers; /* producer id -> s_producer_t */
     size_t evict_cursor;
     ps_strmap_t *series; /* "source\x1fdims" -> currency packed in the pointer */
     bool series_full_logged;
+    /* producer id -> lowest seq answered retry_later and not accepted since */
+    ps_strmap_t *refused;
+    bool refused_full_logged;
     ps_batch_t *batch;
     uint32_t *pending; /* reports of this batch that registered a new series */
     uint32_t *mismatched;
     size_t scratch_cap;
     msgpack_sbuffer forward;
     msgpack_sbuffer ack;
-    size_t npending; /* entries of pending used by the current batch */
-    uint64_t jseq;
     ps_ingest_stats_t stats;
 };
 
-ps_ingest_t *ps_ingest_new (const ps_ingest_config_t *config)
+static int s_load (ps_ingest_t *self);
+
+ps_ingest_t *ps_ingest_new (const ps_ingest_config_t *config, ps_journal_t *journal)
 {
     ps_ingest_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -43,12 +48,14 @@ ps_ingest_t *ps_ingest_new (const ps_ingest_config_t *config)
     snprintf (self->id, sizeof self->id, "%s", config->id);
     self->max_producers = config->max_producers;
     self->max_series = config->max_series;
+    self->journal = journal;
     msgpack_sbuffer_init (&self->forward);
     msgpack_sbuffer_init (&self->ack);
     self->producers = ps_strmap_new ();
     self->series = ps_strmap_new ();
+    self->refused = ps_strmap_new ();
     self->batch = ps_batch_new ();
-    if (!self->producers || !self->series || !self->batch)
+    if (!self->producers || !self->series || !self->refused || !self->batch || s_load (self) != 0)
         goto err;
     return self;
 err:
@@ -56,17 +63,16 @@ err:
     return NULL;
 }
 
+static void s_free_producer (s_producer_t *p);
+
 static void s_free_producers (ps_strmap_t *producers)
 {
     size_t cursor = 0;
     const char *key;
     size_t len;
     void *value;
-    while (ps_strmap_next (producers, &cursor, &key, &len, &value)) {
-        s_producer_t *p = value;
-        free (p->ack);
-        free (p);
-    }
+    while (ps_strmap_next (producers, &cursor, &key, &len, &value))
+        s_free_producer (value);
 }
 
 void ps_ingest_destroy (ps_ingest_t **self_p)
@@ -78,6 +84,7 @@ void ps_ingest_destroy (ps_ingest_t **self_p)
         s_free_producers (self->producers);
     ps_strmap_destroy (&self->producers);
     ps_strmap_destroy (&self->series);
+    ps_strmap_destroy (&self->refused);
     ps_batch_destroy (&self->batch);
     free (self->pending);
     free (self->mismatched);
@@ -138,9 +145,10 @@ static int s_reserve_scratch (ps_ingest_t *self, size_t n)
 
 /*  Applies "one currency per series, first report wins" to the batch's
     valid reports. New series are remembered at once (a later report of the
-    same batch must agree with them) and listed in pending, so a batch
-    that is not forwarded after all can take them back. Returns how many
-    new series were registered. */
+    same batch must agree with them) and listed in pending (by position
+    among the reports left), to be journaled with the batch or taken back
+    when it is refused after all. Returns how many new series were
+    registered. */
 static size_t s_check_currencies (ps_ingest_t *self)
 {
     ps_batch_t *b = self->batch;
@@ -186,6 +194,12 @@ static size_t s_check_currencies (ps_ingest_t *self)
                   (char) (have >> 16), (char) (have >> 8), (char) have, r->currency);
         ps_batch_reject (b, i, &e);
     }
+    /* Rejecting shifted the reports after each mismatch down by one. */
+    for (size_t k = 0, m = 0; k < npending; k++) {
+        while (m < nmismatched && self->mismatched[m] < self->pending[k])
+            m++;
+        self->pending[k] -= (uint32_t) m;
+    }
     return npending;
 }
 
@@ -198,49 +212,87 @@ static void s_forget_series (ps_ingest_t *self, size_t npending)
     }
 }
 
-/*  Remembers the batch as the producer's latest, with its ack. When the
-    table is full, one other producer (round robin over the slots) is
-    forgotten: its next resend of an old batch would then be applied again,
-    which is why the bound is a setting. */
-static void s_record (ps_ingest_t *self)
+/*  Writes the series this batch introduced into the journal's group. */
+static int s_journal_series (ps_ingest_t *self, size_t npending)
 {
-    const ps_batch_t *b = self->batch;
-    size_t len = strlen (b->producer);
-    bool inserted;
-    if (!ps_strmap_get (self->producers, b->producer, len) &&
-        ps_strmap_size (self->producers) >= self->max_producers) {
-        const char *key;
-        size_t key_len;
-        void *value;
-        if (!ps_strmap_next (self->producers, &self->evict_cursor, &key, &key_len, &value)) {
-            self->evict_cursor = 0;
-            ps_strmap_next (self->producers, &self->evict_cursor, &key, &key_len, &value);
-        }
-        char victim[PS_ID_MAX + 1];
-        snprintf (victim, sizeof victim, "%.*s", (int) key_len, key);
-        s_producer_t *old = ps_strmap_remove (self->producers, victim, key_len);
-        free (old->ack);
-        free (old);
+    char key[PS_TOPIC_MAX + 1];
+    for (size_t k = 0; k < npending; k++) {
+        const ps_report_t *r = &self->batch->reports[self->pending[k]];
+        size_t len = s_series_key (r, key, sizeof key);
+        if (ps_journal_put_series (self->journal, key, len, r->currency) != 0)
+            return -1;
     }
-    void **slot = ps_strmap_put (self->producers, b->producer, len, &inserted);
+    return 0;
+}
+
+static void s_free_producer (s_producer_t *p)
+{
+    free (p->ack);
+    free (p);
+}
+
+/*  Makes room for one more producer when the table is full by forgetting
+    another (round robin over the slots), in memory and in the journal:
+    its next resend of an old batch would then be applied again, which is
+    why the bound is a setting. */
+static void s_evict (ps_ingest_t *self)
+{
+    const char *key;
+    size_t key_len;
+    void *value;
+    if (!ps_strmap_next (self->producers, &self->evict_cursor, &key, &key_len, &value)) {
+        self->evict_cursor = 0;
+        ps_strmap_next (self->producers, &self->evict_cursor, &key, &key_len, &value);
+    }
+    char victim[PS_ID_MAX + 1];
+    snprintf (victim, sizeof victim, "%.*s", (int) key_len, key);
+    s_free_producer (ps_strmap_remove (self->producers, victim, key_len));
+    ps_journal_del_producer (self->journal, victim, key_len);
+}
+
+/*  Remembers SEQ as PRODUCER's latest accepted batch, answered with ACK.
+    Returns 0, or -1 when out of memory. */
+static int s_remember (ps_ingest_t *self, const char *producer, size_t len, uint64_t seq,
+                       const void *ack, size_t ack_len)
+{
+    bool inserted;
+    void **slot = ps_strmap_put (self->producers, producer, len, &inserted);
     if (!slot)
-        return;
+        return -1;
     s_producer_t *p = *slot;
     if (!p) {
         p = calloc (1, sizeof *p);
         if (!p) {
-            ps_strmap_remove (self->producers, b->producer, len);
-            return;
+            ps_strmap_remove (self->producers, producer, len);
+            return -1;
         }
         *slot = p;
     }
-    char *copy = realloc (p->ack, self->ack.size);
-    if (copy) {
-        memcpy (copy, self->ack.data, self->ack.size);
-        p->ack = copy;
-        p->ack_len = self->ack.size;
-    }
-    p->last_seq = b->seq;
+    char *copy = realloc (p->ack, ack_len ? ack_len : 1);
+    if (!copy)
+        return -1;
+    memcpy (copy, ack, ack_len);
+    p->ack = copy;
+    p->ack_len = ack_len;
+    p->last_seq = seq;
+    return 0;
+}
+
+/*  Records the batch as the producer's latest, with its ack, in memory
+    and in the journal's group. */
+static void s_record (ps_ingest_t *self)
+{
+    const ps_batch_t *b = self->batch;
+    size_t len = strlen (b->producer);
+    if (!ps_strmap_get (self->producers, b->producer, len) &&
+        ps_strmap_size (self->producers) >= self->max_producers)
+        s_evict (self);
+    if (s_remember (self, b->producer, len, b->seq, self->ack.data, self->ack.size) != 0)
+        ps_error ("out of memory recording a producer", "producer=%s", b->producer);
+    /* A failed write breaks the group: its commit fails and every batch of
+       it is refused then, this one included. */
+    ps_journal_put_producer (self->journal, b->producer, len, b->seq, self->ack.data,
+                             self->ack.size);
 }
 
 static void s_accept (ps_ingest_t *self)
@@ -253,15 +305,41 @@ static void s_accept (ps_ingest_t *self)
     s_record (self);
     self->stats.reports_accepted += b->nreports;
     self->stats.reports_rejected += b->nrejects;
+    for (uint32_t i = 0; i < b->nrejects; i++)
+        self->stats.rejected_by_code[b->rejects[i].error.code]++;
 }
 
-/*  Answers retry_later: nothing of the batch was kept. */
+/*  Notes that SEQ of PRODUCER was refused: its later seqs wait for it. */
+static void s_mark_refused (ps_ingest_t *self, const char *producer, uint64_t seq)
+{
+    size_t len = strlen (producer);
+    void **slot = ps_strmap_get (self->refused, producer, len);
+    if (slot) {
+        if (seq < (uintptr_t) *slot)
+            *slot = (void *) (uintptr_t) seq;
+        return;
+    }
+    if (ps_strmap_size (self->refused) >= self->max_producers) {
+        if (!self->refused_full_logged)
+            ps_warn ("too many producers with a refused batch; not tracking more",
+                     "max_producers=%zu", self->max_producers);
+        self->refused_full_logged = true;
+        return;
+    }
+    bool inserted;
+    slot = ps_strmap_put (self->refused, producer, len, &inserted);
+    if (slot)
+        *slot = (void *) (uintptr_t) seq;
+}
+
+/*  Answers the current batch retry_later: nothing of it was kept. */
 static void s_retry (ps_ingest_t *self, const char *reason)
 {
     ps_error_t e = {PS_E_RETRY, "", ""};
     snprintf (e.reason, sizeof e.reason, "%s", reason);
     self->stats.retries++;
     s_encode_ack (self, PS_ACK_RETRY, &e);
+    s_mark_refused (self, self->batch->producer, self->batch->seq);
 }
 
 /*  Answers a batch whose seq the producer has had accepted already: the
@@ -285,63 +363,168 @@ static void s_duplicate (ps_ingest_t *self, const s_producer_t *p)
     ps_ack_encode (b, PS_ACK_DUPLICATE, NULL, &self->ack);
 }
 
-ps_ingest_action_t ps_ingest_receive (ps_ingest_t *self, const void *frame, size_t size)
+/*  The refused seq that holds the current batch back, or 0 when none
+    does. A final answer to the refused seq itself lifts the hold. */
+static uint64_t s_held_back (ps_ingest_t *self)
+{
+    const ps_batch_t *b = self->batch;
+    void **slot = ps_strmap_get (self->refused, b->producer, strlen (b->producer));
+    if (!slot)
+        return 0;
+    uint64_t refused = (uintptr_t) *slot;
+    if (b->seq > refused)
+        return refused;
+    if (b->seq == refused)
+        ps_strmap_remove (self->refused, b->producer, strlen (b->producer));
+    return 0;
+}
+
+/*  Writes the accepted reports of the current batch to the journal and
+    accepts it, or answers retry_later when the journal cannot take it. */
+static void s_journal_batch (ps_ingest_t *self, size_t npending)
+{
+    ps_batch_t *b = self->batch;
+    snprintf (b->ingest, sizeof b->ingest, "%s", self->id);
+    b->jseq = ps_journal_head (self->journal) + 1;
+    b->journal = ps_journal_id (self->journal);
+    msgpack_sbuffer_clear (&self->forward);
+    int rc = ps_batch_encode (b, true, &self->forward) == 0
+                 ? ps_journal_append (self->journal, self->forward.data, self->forward.size)
+                 : -2;
+    if (rc == 0 && s_journal_series (self, npending) == 0) {
+        self->stats.journaled++;
+        s_accept (self);
+        return;
+    }
+    s_forget_series (self, npending);
+    if (rc == 1) {
+        char reason[PS_REASON_MAX];
+        snprintf (reason, sizeof reason,
+                  "journal full (%zu MB; compute has checkpointed up to jseq %" PRIu64
+                  "); retry later",
+                  ps_journal_max_bytes (self->journal) >> 20, ps_journal_confirmed (self->journal));
+        s_retry (self, reason);
+    } else if (rc == -2)
+        s_retry (self, "ingest is out of memory; retry later");
+    else {
+        ps_error ("journal write failed", "reason=\"%s\"", ps_journal_error (self->journal));
+        s_retry (self, "ingest cannot write its journal; retry later");
+    }
+}
+
+void ps_ingest_receive (ps_ingest_t *self, const void *frame, size_t size)
 {
     ps_batch_t *b = self->batch;
     ps_error_t err;
     self->stats.batches++;
-    self->npending = 0;
     if (ps_batch_decode (b, frame, size, false, &err) != 0) {
         self->stats.batches_rejected++;
         s_encode_ack (self, PS_ACK_REJECTED, &err);
-        return PS_INGEST_REPLY;
+        if (b->seq)
+            s_held_back (self);
+        return;
+    }
+    uint64_t held = s_held_back (self);
+    if (held) {
+        char reason[PS_REASON_MAX];
+        snprintf (reason, sizeof reason,
+                  "batch %" PRIu64 " of this producer was refused; resend it before later ones",
+                  held);
+        s_retry (self, reason);
+        return;
     }
     void **slot = ps_strmap_get (self->producers, b->producer, strlen (b->producer));
     const s_producer_t *p = slot ? *slot : NULL;
     if (p && b->seq <= p->last_seq) {
         s_duplicate (self, p);
-        return PS_INGEST_REPLY;
-    }
-    if (s_reserve_scratch (self, b->nreports) != 0) {
-        s_retry (self, "ingest is out of memory; resend this batch later");
-        return PS_INGEST_REPLY;
-    }
-    self->npending = s_check_currencies (self);
-    if (b->nreports == 0) {
-        s_accept (self);
-        return PS_INGEST_REPLY;
-    }
-    snprintf (b->ingest, sizeof b->ingest, "%s", self->id);
-    b->jseq = self->jseq + 1;
-    msgpack_sbuffer_clear (&self->forward);
-    if (ps_batch_encode (b, true, &self->forward) != 0) {
-        s_forget_series (self, self->npending);
-        s_retry (self, "ingest is out of memory; resend this batch later");
-        return PS_INGEST_REPLY;
-    }
-    return PS_INGEST_FORWARD;
-}
-
-const msgpack_sbuffer *ps_ingest_forward_frame (const ps_ingest_t *self)
-{
-    return &self->forward;
-}
-
-void ps_ingest_forwarded (ps_ingest_t *self, bool sent)
-{
-    if (!sent) {
-        s_forget_series (self, self->npending);
-        s_retry (self, "compute is not keeping up; resend this batch later");
         return;
     }
-    self->jseq++;
-    self->stats.forwarded = self->jseq;
-    s_accept (self);
+    if (s_reserve_scratch (self, b->nreports) != 0) {
+        s_retry (self, "ingest is out of memory; retry later");
+        return;
+    }
+    size_t npending = s_check_currencies (self);
+    if (b->nreports == 0)
+        s_accept (self);
+    else
+        s_journal_batch (self, npending);
+}
+
+const char *ps_ingest_producer (const ps_ingest_t *self)
+{
+    return self->batch->producer;
+}
+
+uint64_t ps_ingest_seq (const ps_ingest_t *self)
+{
+    return self->batch->seq;
 }
 
 const msgpack_sbuffer *ps_ingest_ack (const ps_ingest_t *self)
 {
     return &self->ack;
+}
+
+void ps_ingest_refuse (ps_ingest_t *self, const char *producer, uint64_t seq, const char *reason)
+{
+    ps_batch_t *b = self->batch;
+    ps_batch_reset (b);
+    snprintf (b->producer, sizeof b->producer, "%s", producer);
+    b->seq = seq;
+    void **slot = ps_strmap_get (self->producers, producer, strlen (producer));
+    if (slot && seq <= ((const s_producer_t *) *slot)->last_seq)
+        s_duplicate (self, *slot); /* durable before the failed group: say so again */
+    else
+        s_retry (self, reason);
+}
+
+/* ---- Loading ------------------------------------------------------------ */
+
+static int s_load_producer (void *arg, const char *producer, size_t len, uint64_t seq,
+                            const void *ack, size_t ack_len)
+{
+    ps_ingest_t *self = arg;
+    if (len == 0 || len > PS_ID_MAX)
+        return 0; /* not a producer id: nothing to remember */
+    return s_remember (self, producer, len, seq, ack, ack_len);
+}
+
+static int s_load_series (void *arg, const char *key, size_t len, const char *currency)
+{
+    ps_ingest_t *self = arg;
+    if (len > PS_TOPIC_MAX || ps_strmap_size (self->series) >= self->max_series)
+        return 0;
+    bool inserted;
+    void **slot = ps_strmap_put (self->series, key, len, &inserted);
+    if (!slot)
+        return -1;
+    *slot = (void *) s_currency_code (currency);
+    return 0;
+}
+
+/*  Fills the producer and series tables from the journal. */
+static int s_load (ps_ingest_t *self)
+{
+    if (ps_journal_load (self->journal, s_load_producer, s_load_series, self) != 0) {
+        ps_error ("cannot load the journal", "reason=\"%s\"", ps_journal_error (self->journal));
+        return -1;
+    }
+    return 0;
+}
+
+int ps_ingest_reload (ps_ingest_t *self)
+{
+    s_free_producers (self->producers);
+    ps_strmap_destroy (&self->producers);
+    ps_strmap_destroy (&self->series);
+    self->producers = ps_strmap_new ();
+    self->series = ps_strmap_new ();
+    self->evict_cursor = 0;
+    if (!self->producers || !self->series) {
+        ps_error ("out of memory reloading the journal", NULL);
+        return -1;
+    }
+    return s_load (self);
 }
 
 const ps_ingest_stats_t *ps_ingest_stats (const ps_ingest_t *self)

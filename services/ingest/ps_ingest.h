@@ -1,11 +1,18 @@
 /*  ps_ingest: the front door's logic, without sockets.
 
     For each batch frame a producer sends, ps_ingest_receive decodes and
-    validates it, applies the rules that decide arrival order (duplicate
-    batches, one currency per series) and prepares the forwarded frame for
-    compute. The caller then tries to forward it and reports the outcome
-    with ps_ingest_forwarded, which settles the producer's state and
-    prepares the ack. Keeping sockets out makes every rule unit-testable. */
+    validates it and applies the rules that decide arrival order
+    (duplicate batches, one currency per series, a refused batch before
+    later ones). An accepted batch goes into the journal's open group as
+    the frame compute will read (with its jseq), together with the
+    producer's new state and the series it introduced, so that all of
+    them become durable in the same commit. The state kept in memory is a
+    cache of the journal's: after a failed commit ps_ingest_reload brings
+    it back to what is durable.
+
+    Acks: ps_ingest_ack holds the answer to the last batch. It may be sent
+    only once nothing it depends on is still uncommitted, which the caller
+    ensures by holding every ack while the journal has a group open. */
 
 #ifndef PS_INGEST_H_INCLUDED
 #define PS_INGEST_H_INCLUDED
@@ -16,6 +23,10 @@
 
 #include <msgpack.h>
 
+#include "ps_proto.h"
+
+#include "ps_journal.h"
+
 typedef struct ps_ingest_t ps_ingest_t;
 
 typedef struct {
@@ -24,11 +35,6 @@ typedef struct {
     size_t max_series;    /* series whose currency is remembered */
 } ps_ingest_config_t;
 
-typedef enum {
-    PS_INGEST_REPLY,  /* nothing to forward: send ps_ingest_ack now */
-    PS_INGEST_FORWARD /* send ps_ingest_forward_frame, then call ps_ingest_forwarded */
-} ps_ingest_action_t;
-
 typedef struct {
     uint64_t batches;          /* frames received */
     uint64_t batches_rejected; /* frames refused as a whole */
@@ -36,29 +42,41 @@ typedef struct {
     uint64_t retries;          /* batches answered retry_later */
     uint64_t reports_accepted;
     uint64_t reports_rejected;
-    uint64_t forwarded; /* forwarded batches = last jseq */
+    uint64_t rejected_by_code[PS_E__COUNT]; /* reports rejected, by error code */
+    uint64_t journaled;                     /* batches written to the journal for compute */
 } ps_ingest_stats_t;
 
-/*  Creates the front-door state. Returns NULL when out of memory. */
-ps_ingest_t *ps_ingest_new (const ps_ingest_config_t *config);
+/*  Creates the front-door state over JOURNAL (not owned) and loads the
+    producers and series the journal remembers. Returns NULL when out of
+    memory or when the journal cannot be read (logged). */
+ps_ingest_t *ps_ingest_new (const ps_ingest_config_t *config, ps_journal_t *journal);
 
 /*  Destroys it and sets *SELF_P to NULL. NULL-safe. */
 void ps_ingest_destroy (ps_ingest_t **self_p);
 
-/*  Handles one batch frame of SIZE bytes. Never fails: every problem
-    becomes part of the ack. */
-ps_ingest_action_t ps_ingest_receive (ps_ingest_t *self, const void *frame, size_t size);
+/*  Handles one batch frame of SIZE bytes. Never fails: every problem,
+    including a full journal, becomes part of the ack. */
+void ps_ingest_receive (ps_ingest_t *self, const void *frame, size_t size);
 
-/*  The frame to forward to compute after PS_INGEST_FORWARD. */
-const msgpack_sbuffer *ps_ingest_forward_frame (const ps_ingest_t *self);
+/*  The producer and seq of the last batch received ("" and 0 when the
+    frame could not be read that far). */
+const char *ps_ingest_producer (const ps_ingest_t *self);
+uint64_t ps_ingest_seq (const ps_ingest_t *self);
 
-/*  Settles a PS_INGEST_FORWARD: SENT true records the batch as accepted;
-    false (compute's queue is full) undoes its effects and answers
-    retry_later, so the producer's resend is treated as new. */
-void ps_ingest_forwarded (ps_ingest_t *self, bool sent);
-
-/*  The ack for the last batch received. */
+/*  The ack for the last batch received (or refused). */
 const msgpack_sbuffer *ps_ingest_ack (const ps_ingest_t *self);
+
+/*  Answers batch SEQ of PRODUCER again after the group holding its
+    answer failed to commit (into ps_ingest_ack): retry_later with REASON,
+    refusing the producer's later seqs until that one is accepted
+    (otherwise a later one would make it a "duplicate" that can never be
+    applied); or, when the journal holds SEQ from an earlier commit, the
+    answer to a resend. */
+void ps_ingest_refuse (ps_ingest_t *self, const char *producer, uint64_t seq, const char *reason);
+
+/*  Reloads producers and series from the journal's committed state,
+    after the journal's group was aborted. Returns 0, or -1 (logged). */
+int ps_ingest_reload (ps_ingest_t *self);
 
 /*  Counters since start. */
 const ps_ingest_stats_t *ps_ingest_stats (const ps_ingest_t *self);

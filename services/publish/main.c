@@ -1,42 +1,74 @@
 /*  paystat-publish: numbers compute's indicator updates and broadcasts
-    them on a PUB socket, topic frame first, with heartbeats. */
+    them on the feed (XPUB, topic frame first) with heartbeats, keeps the
+    latest message of every topic and the most recent messages, and serves
+    snapshots and replays of them, so that a subscriber that joins late,
+    falls behind or loses its connection can rebuild exactly the current
+    state (PROTOCOL.md, sections 5.3 to 5.6). */
 
 #include "ps_config.h"
+#include "ps_digest.h"
 #include "ps_log.h"
 #include "ps_lvc.h"
+#include "ps_ops.h"
 #include "ps_proto.h"
+#include "ps_ring.h"
+#include "ps_snapshot.h"
 #include "ps_sock.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
+/* Snapshots served at once; more are refused with retry_later. */
+#define S_MAX_SESSIONS 64
+/* Messages queued towards one snapshot client before its session waits. */
+#define S_SNAPSHOT_HWM 1000
+/* Prefixes whose digest heartbeats are kept ("$hb/<prefix>" subscriptions). */
+#define S_MAX_PREFIXES 10000
+/* How long to wait before retrying sessions whose clients are not reading. */
+#define S_BLOCKED_WAIT_MS 5
+/* Snapshot requests read per loop turn. */
+#define S_ACCEPT_MAX 16
+
 static ps_option_t s_options[] = {
     {"bind", "PAYSTAT_PUBLISH_BIND", "tcp://127.0.0.1:7403",
      "compute's updates arrive here (ROUTER, bound)", false, NULL},
-    {"feed", "PAYSTAT_FEED_BIND", "tcp://127.0.0.1:7404", "subscribers' feed (PUB, bound)", false,
+    {"feed", "PAYSTAT_FEED_BIND", "tcp://127.0.0.1:7404", "subscribers' feed (XPUB, bound)", false,
      NULL},
+    {"snapshot", "PAYSTAT_SNAPSHOT_BIND", "tcp://127.0.0.1:7405",
+     "snapshot and replay requests (ROUTER, bound)", false, NULL},
     {"heartbeat-ms", "PAYSTAT_HEARTBEAT_MS", "1000", "interval between heartbeats on '$hb'", false,
      NULL},
     {"feed-hwm", "PAYSTAT_FEED_HWM", "100000",
      "messages queued per subscriber before the feed drops for it", false, NULL},
+    {"replay-max", "PAYSTAT_REPLAY_MAX", "100000", "most recent messages kept for replay (0: none)",
+     false, NULL},
+    {"http", "PAYSTAT_PUBLISH_HTTP", "127.0.0.1:9103",
+     "address of /metrics, /healthz and /readyz (\"off\" for none)", false, NULL},
     {"log-level", "PAYSTAT_LOG_LEVEL", "info", "debug, info, warn or error", false, NULL},
     PS_OPTION_END};
 
 typedef struct {
     void *input;
     void *feed;
+    void *snap;
     ps_lvc_t *lvc;
+    ps_ring_t *ring;
+    ps_digest_t *digest;
+    ps_snapshot_t *snapshots;
     uint64_t epoch;
     uint64_t seq; /* last seq published in this epoch */
+    uint32_t heartbeat_ms;
     ps_update_item_t *items;
     size_t capacity;
     msgpack_sbuffer body;
     msgpack_sbuffer removed; /* fields of a removal message */
-    msgpack_sbuffer progress;
+    msgpack_sbuffer reply;
     uint64_t updates, messages, bad_frames;
+    ps_ops_t *ops;
 } s_server_t;
 
 static void s_publish_item (s_server_t *server, const ps_update_item_t *item)
@@ -58,9 +90,34 @@ static void s_publish_item (s_server_t *server, const ps_update_item_t *item)
         return;
     }
     server->seq = seq;
+    ps_digest_update (server->digest, item->topic, item->topic_len, prev, seq);
+    ps_feed_msg_t msg = {item->topic, item->topic_len, seq, server->body.data, server->body.size};
+    if (ps_ring_push (server->ring, &msg) != 0)
+        ps_warn ("out of memory keeping a message for replay; replays restart from here", NULL);
     if (ps_sock_send (server->feed, item->topic, item->topic_len, ZMQ_SNDMORE) == 0)
         ps_sock_send (server->feed, server->body.data, server->body.size, 0);
     server->messages++;
+}
+
+/* Sends FRAME to compute's routing identity ID. */
+static void s_reply (s_server_t *server, zmq_msg_t *id, const msgpack_sbuffer *frame)
+{
+    if (ps_sock_send (server->input, zmq_msg_data (id), zmq_msg_size (id), ZMQ_SNDMORE) == 0)
+        ps_sock_send (server->input, frame->data, frame->size, 0);
+}
+
+/*  Compute announces each (re)connection with an empty frame
+    (ZMQ_PROBE_ROUTER). With an empty cache, publish has just started: it
+    asks compute for the complete current message of every topic. */
+static void s_on_probe (s_server_t *server, zmq_msg_t *id)
+{
+    if (ps_lvc_size (server->lvc) > 0)
+        return;
+    msgpack_sbuffer_clear (&server->reply);
+    if (ps_resend_encode (server->epoch, &server->reply) != 0)
+        return;
+    s_reply (server, id, &server->reply);
+    ps_info ("asked compute to resend every topic", "epoch=%" PRIu64, server->epoch);
 }
 
 /*  Receives one message [identity, update] from compute, publishes its
@@ -82,6 +139,10 @@ static int s_handle (s_server_t *server, int flags)
             ;
         goto done;
     }
+    if (zmq_msg_size (&msg) == 0) {
+        s_on_probe (server, &id);
+        goto done;
+    }
     uint64_t epoch, useq;
     size_t n;
     ps_error_t err;
@@ -95,23 +156,142 @@ static int s_handle (s_server_t *server, int flags)
     server->updates++;
     for (size_t i = 0; i < n; i++)
         s_publish_item (server, &server->items[i]);
-    msgpack_sbuffer_clear (&server->progress);
-    if (ps_progress_encode (useq, &server->progress) == 0 &&
-        ps_sock_send (server->input, zmq_msg_data (&id), zmq_msg_size (&id), ZMQ_SNDMORE) == 0)
-        ps_sock_send (server->input, server->progress.data, server->progress.size, 0);
+    msgpack_sbuffer_clear (&server->reply);
+    if (ps_progress_encode (useq, &server->reply) == 0)
+        s_reply (server, &id, &server->reply);
 done:
     zmq_msg_close (&id);
     zmq_msg_close (&msg);
     return rc;
 }
 
-static void s_heartbeat (s_server_t *server, uint32_t interval_ms)
+/* Sends the heartbeat of PREFIX (has_prefix) or the global one. */
+static void s_send_heartbeat (s_server_t *server, const ps_heartbeat_t *hb)
 {
-    if (ps_heartbeat_body (server->epoch, server->seq, interval_ms, &server->body) != 0)
-        return;
-    if (ps_sock_send (server->feed, PS_TOPIC_HEARTBEAT, strlen (PS_TOPIC_HEARTBEAT), ZMQ_SNDMORE) ==
-        0)
+    char topic[sizeof PS_TOPIC_HB_PREFIX + PS_TOPIC_MAX];
+    size_t len = strlen (PS_TOPIC_HEARTBEAT);
+    memcpy (topic, PS_TOPIC_HEARTBEAT, len);
+    if (hb->has_prefix) {
+        len = strlen (PS_TOPIC_HB_PREFIX);
+        memcpy (topic, PS_TOPIC_HB_PREFIX, len);
+        memcpy (topic + len, hb->prefix, hb->prefix_len);
+        len += hb->prefix_len;
+    }
+    if (ps_heartbeat_encode (hb, &server->body) == 0 &&
+        ps_sock_send (server->feed, topic, len, ZMQ_SNDMORE) == 0)
         ps_sock_send (server->feed, server->body.data, server->body.size, 0);
+}
+
+static void s_prefix_heartbeat (s_server_t *server, const char *prefix, size_t len, uint64_t sum)
+{
+    ps_heartbeat_t hb = {server->epoch, server->seq, server->heartbeat_ms, true, "", len, sum};
+    memcpy (hb.prefix, prefix, len);
+    s_send_heartbeat (server, &hb);
+}
+
+/* Prefix heartbeats go first: to a subscriber whose queue is nearly full,
+   they matter more than the global one, which proves nothing about a view. */
+static void s_heartbeats (s_server_t *server)
+{
+    size_t cursor = 0, len;
+    const char *prefix;
+    uint64_t sum;
+    while (ps_digest_next (server->digest, &cursor, &prefix, &len, &sum))
+        s_prefix_heartbeat (server, prefix, len, sum);
+    ps_heartbeat_t hb = {
+        .epoch = server->epoch, .seq = server->seq, .interval_ms = server->heartbeat_ms};
+    s_send_heartbeat (server, &hb);
+}
+
+/*  Reads the subscription changes the feed (XPUB) reports: a subscription
+    to "$hb/<prefix>" asks for that prefix's digest heartbeats, and gets
+    one at once so the subscriber knows its subscriptions are live; the
+    last unsubscription of it ends them. */
+static void s_subscriptions (s_server_t *server)
+{
+    zmq_msg_t msg;
+    zmq_msg_init (&msg);
+    size_t skip = strlen (PS_TOPIC_HB_PREFIX);
+    while (zmq_msg_recv (&msg, server->feed, ZMQ_DONTWAIT) >= 0) {
+        const char *data = zmq_msg_data (&msg);
+        size_t size = zmq_msg_size (&msg);
+        if (size < 1 + skip || memcmp (data + 1, PS_TOPIC_HB_PREFIX, skip) != 0)
+            continue;
+        const char *prefix = data + 1 + skip;
+        size_t len = size - 1 - skip;
+        uint64_t sum;
+        if (data[0] == 0)
+            ps_digest_unwatch (server->digest, prefix, len);
+        else if (data[0] != 1)
+            continue;
+        else if (ps_digest_watch (server->digest, prefix, len, server->lvc) < 0)
+            ps_warn ("prefix heartbeat refused: too many prefixes or too long", "prefixes=%zu",
+                     ps_digest_size (server->digest));
+        else if (ps_digest_get (server->digest, prefix, len, &sum))
+            s_prefix_heartbeat (server, prefix, len, sum);
+    }
+    zmq_msg_close (&msg);
+}
+
+static void s_run (s_server_t *server)
+{
+    int64_t next_heartbeat = ps_clock_ms ();
+    while (!ps_signal_stop ()) {
+        int64_t now = ps_clock_ms ();
+        if (now >= next_heartbeat) {
+            s_heartbeats (server);
+            next_heartbeat = now + server->heartbeat_ms;
+        }
+        ps_snapshot_src_t src = {server->lvc, server->ring, server->epoch, server->seq};
+        bool blocked;
+        long timeout = (long) (next_heartbeat - now);
+        if (ps_snapshot_serve (server->snapshots, &src, &blocked) > 0 &&
+            timeout > (blocked ? S_BLOCKED_WAIT_MS : 0))
+            timeout = blocked ? S_BLOCKED_WAIT_MS : 0;
+        zmq_pollitem_t items[] = {{server->input, 0, ZMQ_POLLIN, 0},
+                                  {server->feed, 0, ZMQ_POLLIN, 0},
+                                  {server->snap, 0, ZMQ_POLLIN, 0},
+                                  {NULL, ps_ops_fd (server->ops), ZMQ_POLLIN, 0}};
+        int n = zmq_poll (items, server->ops ? 4 : 3, ps_ops_timeout_ms (server->ops, timeout));
+        ps_ops_run (server->ops);
+        if (n <= 0)
+            continue;
+        if (items[0].revents & ZMQ_POLLIN)
+            s_handle (server, ZMQ_DONTWAIT);
+        if (items[1].revents & ZMQ_POLLIN)
+            s_subscriptions (server);
+        src.seq = server->seq;
+        for (int i = 0; i < S_ACCEPT_MAX && (items[2].revents & ZMQ_POLLIN); i++)
+            if (ps_snapshot_accept (server->snapshots, &src) != 0)
+                break;
+    }
+}
+
+static void s_collect (void *arg, ps_metrics_t *m)
+{
+    s_server_t *server = arg;
+    ps_metrics_counter (m, "paystat_publish_updates_total", "Update frames received from compute.",
+                        NULL, server->updates);
+    ps_metrics_counter (m, "paystat_publish_messages_total", "Messages published on the feed.",
+                        NULL, server->messages);
+    ps_metrics_counter (m, "paystat_publish_bad_frames_total",
+                        "Frames from compute dropped as malformed.", NULL, server->bad_frames);
+    ps_metrics_counter (m, "paystat_publish_snapshots_total",
+                        "Snapshot and replay requests served.", NULL,
+                        ps_snapshot_served (server->snapshots));
+    ps_metrics_gauge (m, "paystat_publish_topics", "Topics in the last-value cache.", NULL,
+                      (double) ps_lvc_size (server->lvc));
+    ps_metrics_gauge (m, "paystat_publish_cache_bytes",
+                      "Bytes of messages in the last-value cache.", NULL,
+                      (double) ps_lvc_bytes (server->lvc));
+    ps_metrics_gauge (m, "paystat_publish_seq", "Last sequence number published in this epoch.",
+                      NULL, (double) server->seq);
+}
+
+static const char *s_ready (void *arg)
+{
+    (void) arg;
+    return NULL;
 }
 
 int main (int argc, char **argv)
@@ -120,7 +300,9 @@ int main (int argc, char **argv)
     int rc = ps_config_parse (s_options, argc, argv, "paystat-publish", "[options]",
                               "Receives indicator updates from paystat-compute, numbers them and "
                               "broadcasts them to\nsubscribers: frames [topic, body], topic = "
-                              "cell key, body = MessagePack (proto/PROTOCOL.md).",
+                              "cell key, body = MessagePack (proto/PROTOCOL.md).\n"
+                              "Serves snapshots of the latest message of every topic and replays "
+                              "of the most\nrecent messages on --snapshot.",
                               &first);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -128,10 +310,11 @@ int main (int argc, char **argv)
         fprintf (stderr, "paystat-publish: unexpected argument '%s' (see --help)\n", argv[first]);
         return 2;
     }
-    long heartbeat_ms, hwm;
+    long heartbeat_ms, hwm, replay_max;
     ps_log_level_t level;
     if (ps_config_long (s_options, "heartbeat-ms", 10, 3600000, &heartbeat_ms) != 0 ||
-        ps_config_long (s_options, "feed-hwm", 1, 100000000, &hwm) != 0)
+        ps_config_long (s_options, "feed-hwm", 1, 100000000, &hwm) != 0 ||
+        ps_config_long (s_options, "replay-max", 0, 100000000, &replay_max) != 0)
         return 2;
     if (ps_log_level_parse (ps_config_get (s_options, "log-level")->value, &level) != 0) {
         fprintf (stderr, "invalid --log-level: must be debug, info, warn or error\n");
@@ -143,51 +326,61 @@ int main (int argc, char **argv)
     s_server_t server = {0};
     msgpack_sbuffer_init (&server.body);
     msgpack_sbuffer_init (&server.removed);
-    msgpack_sbuffer_init (&server.progress);
+    msgpack_sbuffer_init (&server.reply);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &server.removed, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 1);
     msgpack_pack_str_with_body (&pk, "type", 4);
     msgpack_pack_str_with_body (&pk, "removed", 7);
     server.epoch = (uint64_t) ps_wall_us ();
+    server.heartbeat_ms = (uint32_t) heartbeat_ms;
     server.lvc = ps_lvc_new ();
+    server.ring = ps_ring_new ((size_t) replay_max);
+    server.digest = ps_digest_new (S_MAX_PREFIXES);
     void *ctx = zmq_ctx_new ();
     ps_sock_opts_t input_opts = {0, PS_MAX_FRAME, 0};
-    ps_sock_opts_t feed_opts = {(int) hwm, -1, 1000};
+    ps_sock_opts_t feed_opts = {(int) hwm, 64 * 1024, 1000};
+    ps_sock_opts_t snap_opts = {S_SNAPSHOT_HWM, 64 * 1024, 0};
     server.input =
         ps_sock_new (ctx, ZMQ_ROUTER, ps_config_get (s_options, "bind")->value, true, &input_opts);
     server.feed =
-        ps_sock_new (ctx, ZMQ_PUB, ps_config_get (s_options, "feed")->value, true, &feed_opts);
+        ps_sock_new (ctx, ZMQ_XPUB, ps_config_get (s_options, "feed")->value, true, &feed_opts);
+    server.snap = ps_sock_new (ctx, ZMQ_ROUTER, ps_config_get (s_options, "snapshot")->value, true,
+                               &snap_opts);
+    server.snapshots = server.snap ? ps_snapshot_new (server.snap, S_MAX_SESSIONS) : NULL;
+    int verbose = 1;
     int exit_code = 1;
-    if (!server.lvc || !server.input || !server.feed)
+    if (!server.lvc || !server.ring || !server.digest || !server.input || !server.feed ||
+        !server.snapshots ||
+        zmq_setsockopt (server.feed, ZMQ_XPUB_VERBOSE, &verbose, sizeof verbose) != 0)
         goto done;
-    ps_info ("ready", "epoch=%llu", (unsigned long long) server.epoch);
-    int64_t next_heartbeat = ps_clock_ms ();
-    while (!ps_signal_stop ()) {
-        int64_t now = ps_clock_ms ();
-        if (now >= next_heartbeat) {
-            s_heartbeat (&server, (uint32_t) heartbeat_ms);
-            next_heartbeat = now + heartbeat_ms;
-        }
-        zmq_pollitem_t items[] = {{server.input, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll (items, 1, (long) (next_heartbeat - now)) > 0)
-            s_handle (&server, ZMQ_DONTWAIT);
-    }
+    const char *http = ps_config_get (s_options, "http")->value;
+    if (ps_ops_enabled (http) && !(server.ops = ps_ops_new (http, s_collect, s_ready, &server)))
+        goto done;
+    ps_info ("ready", "epoch=%" PRIu64 " replay_max=%ld", server.epoch, replay_max);
+    s_run (&server);
     /* Publish whatever compute already handed over before leaving. */
     while (s_handle (&server, ZMQ_DONTWAIT) == 0)
         ;
     exit_code = 0;
-    ps_info ("stopping", "updates=%llu messages=%llu topics=%zu bad_frames=%llu",
-             (unsigned long long) server.updates, (unsigned long long) server.messages,
-             ps_lvc_size (server.lvc), (unsigned long long) server.bad_frames);
+    ps_info ("stopping",
+             "updates=%" PRIu64 " messages=%" PRIu64 " topics=%zu bad_frames=%" PRIu64
+             " snapshots=%" PRIu64,
+             server.updates, server.messages, ps_lvc_size (server.lvc), server.bad_frames,
+             ps_snapshot_served (server.snapshots));
 done:
+    ps_ops_destroy (&server.ops);
+    ps_snapshot_destroy (&server.snapshots);
     ps_sock_destroy (&server.input);
     ps_sock_destroy (&server.feed);
+    ps_sock_destroy (&server.snap);
     zmq_ctx_term (ctx);
     ps_lvc_destroy (&server.lvc);
+    ps_ring_destroy (&server.ring);
+    ps_digest_destroy (&server.digest);
     free (server.items);
     msgpack_sbuffer_destroy (&server.body);
     msgpack_sbuffer_destroy (&server.removed);
-    msgpack_sbuffer_destroy (&server.progress);
+    msgpack_sbuffer_destroy (&server.reply);
     return exit_code;
 }

@@ -7,15 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A topic and its latest body in one allocation: topic bytes, then body. */
 typedef struct {
     uint64_t seq;
+    size_t topic_len;
     size_t len;
-    size_t capacity;
-    unsigned char body[];
+    size_t capacity; /* bytes for the body */
+    unsigned char data[];
 } s_value_t;
 
 struct ps_lvc_t {
-    ps_strmap_t *topics; /* topic -> s_value_t */
+    ps_strmap_t *topics; /* topic -> entry index + 1 */
+    s_value_t **entries;
+    size_t nentries;
+    size_t cap;
     size_t bytes;
 };
 
@@ -37,12 +42,9 @@ void ps_lvc_destroy (ps_lvc_t **self_p)
     ps_lvc_t *self = *self_p;
     if (!self)
         return;
-    size_t cursor = 0;
-    const char *key;
-    size_t len;
-    void *value;
-    while (ps_strmap_next (self->topics, &cursor, &key, &len, &value))
-        free (value);
+    for (size_t i = 0; i < self->nentries; i++)
+        free (self->entries[i]);
+    free (self->entries);
     ps_strmap_destroy (&self->topics);
     free (self);
     *self_p = NULL;
@@ -51,43 +53,70 @@ void ps_lvc_destroy (ps_lvc_t **self_p)
 uint64_t ps_lvc_last_seq (ps_lvc_t *self, const char *topic, size_t topic_len)
 {
     void **slot = ps_strmap_get (self->topics, topic, topic_len);
-    return slot ? ((s_value_t *) *slot)->seq : 0;
+    return slot ? self->entries[(uintptr_t) *slot - 1]->seq : 0;
+}
+
+/* Appends a new, empty entry for TOPIC; returns its index or -1. */
+static long s_append (ps_lvc_t *self, const char *topic, size_t topic_len)
+{
+    if (self->nentries == self->cap) {
+        size_t cap = self->cap ? self->cap * 2 : 1024;
+        s_value_t **grown = realloc (self->entries, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        self->entries = grown;
+        self->cap = cap;
+    }
+    s_value_t *v = malloc (sizeof *v + topic_len);
+    if (!v)
+        return -1;
+    *v = (s_value_t){0, topic_len, 0, 0};
+    memcpy (v->data, topic, topic_len);
+    bool inserted;
+    void **slot = ps_strmap_put (self->topics, topic, topic_len, &inserted);
+    if (!slot) {
+        free (v);
+        return -1;
+    }
+    self->entries[self->nentries] = v;
+    *slot = (void *) (uintptr_t) (self->nentries + 1);
+    return (long) self->nentries++;
 }
 
 int ps_lvc_store (ps_lvc_t *self, const char *topic, size_t topic_len, uint64_t seq,
                   const void *body, size_t len)
 {
-    bool inserted;
-    void **slot = ps_strmap_put (self->topics, topic, topic_len, &inserted);
-    if (!slot)
+    void **slot = ps_strmap_get (self->topics, topic, topic_len);
+    long index = slot ? (long) (uintptr_t) *slot - 1 : s_append (self, topic, topic_len);
+    if (index < 0)
         return -1;
-    s_value_t *v = *slot;
-    if (!v || v->capacity < len) {
+    s_value_t *v = self->entries[index];
+    if (v->capacity < len) {
         /* Round up so a message that grows by a field does not realloc each time. */
         size_t capacity = len + len / 4 + 16;
-        s_value_t *grown = realloc (v, sizeof *grown + capacity);
-        if (!grown) {
-            if (inserted)
-                ps_strmap_remove (self->topics, topic, topic_len);
-            return -1;
-        }
-        if (!v) {
-            grown->seq = 0;
-            grown->len = 0;
-        }
+        s_value_t *grown = realloc (v, sizeof *grown + v->topic_len + capacity);
+        if (!grown)
+            return -1; /* a new topic stays, empty, with seq 0: as if never published */
         grown->capacity = capacity;
-        *slot = v = grown;
+        self->entries[index] = v = grown;
     }
     self->bytes = self->bytes - v->len + len;
     v->seq = seq;
     v->len = len;
-    memcpy (v->body, body, len);
+    memcpy (v->data + v->topic_len, body, len);
     return 0;
+}
+
+void ps_lvc_at (const ps_lvc_t *self, size_t index, ps_feed_msg_t *msg)
+{
+    const s_value_t *v = self->entries[index];
+    *msg = (ps_feed_msg_t){(const char *) v->data, v->topic_len, v->seq, v->data + v->topic_len,
+                           v->len};
 }
 
 size_t ps_lvc_size (const ps_lvc_t *self)
 {
-    return ps_strmap_size (self->topics);
+    return self->nentries;
 }
 
 size_t ps_lvc_bytes (const ps_lvc_t *self)

@@ -2,9 +2,16 @@
     topic with its sequence number.
 
     It gives each new message the seq of the previous one on the same topic
-    ("prev", for gap detection by prefix subscribers) and is what a
-    snapshot is served from. Memory grows with the number of topics, which
-    compute bounds; a topic's buffer is reused across its updates. */
+    ("prev", for gap detection by prefix subscribers) and is what snapshots
+    and prefix digests are computed from. A removed topic keeps its removal
+    message (a tombstone), so that its "prev" chain and the digests stay
+    exact. Topics are never dropped: memory grows with the number of topics,
+    which compute bounds, and a topic's buffer is reused across updates.
+
+    Entries are numbered 0, 1, 2, ... in the order their topics first
+    appeared, and keep their number for the cache's life: a walk by index
+    can be spread over many loop turns while messages keep arriving, and
+    still visits every topic that existed when it started. */
 
 #ifndef PS_LVC_H_INCLUDED
 #define PS_LVC_H_INCLUDED
@@ -12,6 +19,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* One feed message as held by publish (pointers valid until the next store). */
+typedef struct {
+    const char *topic;
+    size_t topic_len;
+    uint64_t seq;
+    const void *body;
+    size_t body_len;
+} ps_feed_msg_t;
 
 typedef struct ps_lvc_t ps_lvc_t;
 
@@ -29,7 +45,10 @@ uint64_t ps_lvc_last_seq (ps_lvc_t *self, const char *topic, size_t topic_len);
 int ps_lvc_store (ps_lvc_t *self, const char *topic, size_t topic_len, uint64_t seq,
                   const void *body, size_t len);
 
-/*  Number of topics held. */
+/*  Sets *MSG to entry INDEX (0 <= INDEX < ps_lvc_size). */
+void ps_lvc_at (const ps_lvc_t *self, size_t index, ps_feed_msg_t *msg);
+
+/*  Number of topics held, tombstones included. */
 size_t ps_lvc_size (const ps_lvc_t *self);
 
 /*  Bytes of message bodies held. */

@@ -168,20 +168,25 @@ class Service:
 class Pipeline:
     """paystat-ingest -> paystat-compute -> paystat-publish on loopback.
 
-    Attributes: ingest, compute, publish, feed_endpoint (connect strings),
-    services (name -> Service), paystat (CLI path), env (environment for
-    clients: PAYSTAT_INGEST and PAYSTAT_FEED point at this pipeline),
-    tmp (its directory)."""
+    Attributes: ingest, compute, publish, feed_endpoint, snapshot_endpoint
+    (connect strings), services (name -> Service), paystat (CLI path), env
+    (environment for clients: PAYSTAT_INGEST, PAYSTAT_FEED and
+    PAYSTAT_SNAPSHOT point at this pipeline), tmp (its directory)."""
 
     def __init__(self, tmp, ratios=None, ingest_args=(), compute_args=(), publish_args=(),
                  flush_ms=20, env=None):
         self.tmp = Path(tmp)
         self.tmp.mkdir(parents=True, exist_ok=True)
-        p1, p2, p3, p4 = free_ports(4)
+        p1, p2, p3, p4, p5, h1, h2, h3 = free_ports(8)
+        # Operators' endpoints (/metrics, /healthz, /readyz) on ports of
+        # this pipeline's own, so pipelines running side by side never meet.
+        self.http = {"ingest": f"http://127.0.0.1:{h1}", "compute": f"http://127.0.0.1:{h2}",
+                     "publish": f"http://127.0.0.1:{h3}"}
         self.ingest = f"tcp://127.0.0.1:{p1}"
         self.compute = f"tcp://127.0.0.1:{p2}"
         self.publish = f"tcp://127.0.0.1:{p3}"
         self.feed_endpoint = f"tcp://127.0.0.1:{p4}"
+        self.snapshot_endpoint = f"tcp://127.0.0.1:{p5}"
         self.paystat = BIN_DIR / "tools" / "paystat"
         if ratios is None:
             ratios = SOURCE_DIR / "data" / "ratios.conf"
@@ -194,21 +199,25 @@ class Pipeline:
                                                           "PAYSTAT_SOURCE_DIR"):
                 del base_env[key]
         base_env.update(env or {})
-        self.env = dict(base_env, PAYSTAT_INGEST=self.ingest, PAYSTAT_FEED=self.feed_endpoint)
+        self.env = dict(base_env, PAYSTAT_INGEST=self.ingest, PAYSTAT_FEED=self.feed_endpoint,
+                        PAYSTAT_SNAPSHOT=self.snapshot_endpoint)
 
         compute_flags = ["--bind", self.compute, "--publish", self.publish,
-                         "--flush-ms", str(flush_ms)]
+                         "--flush-ms", str(flush_ms), "--http", f"127.0.0.1:{h2}"]
         if ratios:
             compute_flags += ["--ratios", str(ratios)]
         specs = [
             # Downstream first, so that every connect finds its peer bound.
             ("publish", "services/publish/paystat-publish",
-             ["--bind", self.publish, "--feed", self.feed_endpoint] + list(publish_args),
-             [self.publish, self.feed_endpoint]),
+             ["--bind", self.publish, "--feed", self.feed_endpoint,
+              "--snapshot", self.snapshot_endpoint, "--http", f"127.0.0.1:{h3}"]
+             + list(publish_args),
+             [self.publish, self.feed_endpoint, self.snapshot_endpoint]),
             ("compute", "services/compute/paystat-compute",
              compute_flags + list(compute_args), [self.compute]),
             ("ingest", "services/ingest/paystat-ingest",
-             ["--bind", self.ingest, "--compute", self.compute] + list(ingest_args),
+             ["--bind", self.ingest, "--compute", self.compute, "--http", f"127.0.0.1:{h1}"]
+             + list(ingest_args),
              [self.ingest]),
         ]
         self.services = {}

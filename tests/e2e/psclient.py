@@ -193,7 +193,8 @@ class Feed:
             raise AssertionError(f"feed message has {len(frames)} frames, expected 2")
         name = frames[0].decode("utf-8")
         body = unpack(frames[1])
-        if name == HEARTBEAT_TOPIC:
+        # "$hb" and the prefix heartbeats "$hb/<prefix>" other clients ask for.
+        if name.startswith(HEARTBEAT_TOPIC):
             self.last_heartbeat = body
             return name, body
         self.received += 1
@@ -219,7 +220,7 @@ class Feed:
         deadline = time.monotonic() + timeout
         while True:
             name, body = self._recv_any(deadline)
-            if name != HEARTBEAT_TOPIC or self.heartbeats:
+            if not name.startswith(HEARTBEAT_TOPIC) or self.heartbeats:
                 return name, body
 
     def wait_ready(self, timeout=10.0):
@@ -255,3 +256,75 @@ class Feed:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# ---- Snapshots and replay (PROTOCOL.md, section 5.5) ------------------------
+
+SNAPSHOT_TOPIC = "$snapshot"
+DIGEST_MASK = (1 << 63) - 1
+
+
+def request_frames(endpoint, frame, timeout=10.0):
+    """Sends FRAME (bytes) on a new DEALER to publish's snapshot socket and
+    returns the reply: ([(topic, body), ...] before the marker, marker body).
+    Raises TimeoutError when the reply stops for TIMEOUT seconds."""
+    sock = context().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    try:
+        sock.send(frame)
+        items = []
+        while True:
+            if not sock.poll(int(timeout * 1000)):
+                raise TimeoutError(f"no snapshot reply from {endpoint} within {timeout} s")
+            frames = sock.recv_multipart()
+            assert len(frames) == 2, f"reply of {len(frames)} frames"
+            topic, body = frames[0].decode("utf-8"), unpack(frames[1])
+            if topic == SNAPSHOT_TOPIC:
+                return items, body
+            items.append((topic, body))
+    finally:
+        sock.close(0)
+
+
+def snapshot(endpoint, prefix="", since=None, epoch=None, timeout=10.0):
+    """Asks for the latest message of every topic under PREFIX (or, with
+    SINCE and EPOCH, every message after seq SINCE). Returns (items, end)."""
+    req = {"v": 1, "type": "snapshot", "prefix": prefix}
+    if since is not None:
+        req.update(since=since, epoch=epoch)
+    return request_frames(endpoint, pack(req), timeout)
+
+
+def snapshot_view(endpoint, prefix="", timeout=10.0):
+    """The current view under PREFIX: topic -> body, removed topics left
+    out, with the end marker."""
+    items, end = snapshot(endpoint, prefix, timeout=timeout)
+    assert end["type"] == "end", end
+    latest = {}
+    for topic, body in items:
+        if topic not in latest or body["seq"] > latest[topic]["seq"]:
+            latest[topic] = body
+    return {t: b for t, b in latest.items() if b.get("type") != "removed"}, end
+
+
+def digest(seqs, prefix):
+    """PROTOCOL.md 5.4: the sum modulo 2^63 of the latest seq of every topic
+    under PREFIX, removed ones included (SEQS: topic -> latest seq)."""
+    return sum(s for t, s in seqs.items() if t.startswith(prefix)) & DIGEST_MASK
+
+
+def view_from_lines(lines):
+    """Applies `paystat sub` JSON lines in order: a topic's message sets it,
+    {"type": "removed"} removes it, the client's own "$resync", "$synced",
+    "$heartbeat_lost" and "$hb/..." lines change nothing."""
+    view = {}
+    for m in lines:
+        topic = m["topic"]
+        if topic in ("$resync", "$synced", "$heartbeat_lost") or topic.startswith("$hb"):
+            continue
+        if m.get("type") == "removed":
+            view.pop(topic, None)
+        else:
+            view[topic] = {k: v for k, v in m.items() if k != "topic"}
+    return view

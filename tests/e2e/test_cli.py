@@ -187,9 +187,11 @@ def test_sub_prints_json_lines(pipeline):
                             env=pipeline.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
-        # The first heartbeat shows the subscription is live.
-        first = json.loads(proc.stdout.readline())
-        assert first["topic"] == "$hb"
+        # The client announces its first sync, and its end: from then on
+        # its subscriptions are live.
+        assert json.loads(proc.stdout.readline()) == {"topic": "$resync", "reason": "start"}
+        synced = json.loads(proc.stdout.readline())
+        assert synced["topic"] == "$synced" and synced["topics"] == 0
         res = pipeline.cli("send", DATASET)
         assert res.returncode == 0, res.stderr
         out, err = proc.communicate(timeout=60)
@@ -198,7 +200,7 @@ def test_sub_prints_json_lines(pipeline):
             proc.kill()
     assert proc.returncode == 0, err
     msgs = [json.loads(line) for line in out.splitlines()]
-    cells = {m["topic"]: m for m in msgs if m["topic"] != "$hb"}
+    cells = {m["topic"]: m for m in msgs if not m["topic"].startswith("$")}
     assert cells, out
     assert all(t.startswith(("MTC/", "CMI/2012/")) for t in cells)
     mtc = cells[psclient.topic("MTC", "2012", {"channel": "online"})]
@@ -208,7 +210,11 @@ def test_sub_prints_json_lines(pipeline):
     assert mtc["avg_ticket"] == 59440.0 and isinstance(mtc["avg_ticket"], float)
     assert mtc["dims"] == {"channel": "online"}
     for m in msgs:
-        assert {"v", "seq", "epoch"} <= set(m)
+        if not m["topic"].startswith("$"):
+            assert {"v", "seq", "epoch"} <= set(m)
+    # --heartbeats: the prefix heartbeats that confirmed the view.
+    beats = {m["prefix"] for m in msgs if m["topic"].startswith("$hb/")}
+    assert beats <= {"MTC/", "CMI/2012/"} and beats, out
 
 
 def test_sub_table_printed_once_when_not_a_terminal(pipeline):

@@ -216,6 +216,12 @@ def _report(obj, forwarded, where):
             dims.append(dim)
     r = {"index": index, "source": source, "period": period, "gran": gran,
          "dims": ["%s=%s" % d for d in sorted(dims)]}
+    if m.get("op") == "retract":
+        for key in ("count", "amount", "currency"):
+            if key in m:
+                raise ProtoError("op", key)
+        r["op"] = "retract"
+        return r
     if "count" in m:
         r["count"] = need_int(m, "count", 0)
     elif "amount" not in m:
@@ -234,7 +240,7 @@ def _report(obj, forwarded, where):
     op = m.get("op", "add")
     if not isinstance(op, str):
         raise ProtoError("type", "op")
-    if op not in ("add", "set"):
+    if op not in ("add", "set", "retract"):
         raise ProtoError("op", "op")
     r["op"] = op
     return r
@@ -244,12 +250,14 @@ def decode_batch(data, forwarded):
     top = unpack_frame(data)
     if not isinstance(top, Pairs):
         raise ProtoError("type", "")
-    m = fields(top, {"v", "type", "producer", "seq", "ingest", "jseq", "reports"})
+    m = fields(top, {"v", "type", "producer", "seq", "ingest", "jseq", "journal", "reports"})
     check_header(m, "batch")
     out = {"producer": need_id(m, "producer"), "seq": need_int(m, "seq", 1)}
     if forwarded:
         out["ingest"] = need_id(m, "ingest")
         out["jseq"] = need_int(m, "jseq", 1)
+        if "journal" in m:
+            out["journal"] = need_int(m, "journal", 1)
     if "reports" not in m:
         raise ProtoError("missing", "reports")
     reports = m["reports"]
@@ -370,6 +378,35 @@ def decode_update(data):
 
 # ---- Canonical encoders (PROTOCOL.md section 9) ------------------------------
 
+def decode_hello(data):
+    top = unpack_frame(data)
+    if not isinstance(top, Pairs):
+        raise ProtoError("type", "")
+    m = fields(top, {"v", "type", "ingest", "journal", "first", "head"})
+    check_header(m, "hello")
+    out = {"ingest": need_id(m, "ingest"), "journal": need_int(m, "journal", 1),
+           "first": need_int(m, "first", 1), "head": need_int(m, "head", 0)}
+    if out["first"] > out["head"] + 1:
+        raise ProtoError("range", "first")
+    return out
+
+
+def decode_position(data):
+    top = unpack_frame(data)
+    if not isinstance(top, Pairs):
+        raise ProtoError("type", "")
+    m = fields(top, {"v", "type", "journal", "applied", "ckpt", "resend"})
+    check_header(m, "position")
+    out = {"journal": need_int(m, "journal", 1), "applied": need_int(m, "applied", 0)}
+    out["ckpt"] = need_int(m, "ckpt", 0, out["applied"])
+    if "resend" not in m:
+        raise ProtoError("missing", "resend")
+    if not isinstance(m["resend"], bool):
+        raise ProtoError("type", "resend")
+    out["resend"] = m["resend"]
+    return out
+
+
 def pack(obj):
     return msgpack.packb(obj, use_bin_type=True)
 
@@ -381,8 +418,8 @@ def encode_report(r, forwarded):
     for key in ("count", "amount", "currency"):
         if key in r:
             m[key] = r[key]
-    if r["op"] == "set":
-        m["op"] = "set"
+    if r["op"] != "add":
+        m["op"] = r["op"]
     if forwarded:
         m["i"] = r["index"]
     return m
@@ -392,6 +429,8 @@ def encode_batch(b, forwarded):
     m = {"v": 1, "type": "batch", "producer": b["producer"], "seq": b["seq"]}
     if forwarded:
         m["ingest"], m["jseq"] = b["ingest"], b["jseq"]
+        if "journal" in b:
+            m["journal"] = b["journal"]
     m["reports"] = [encode_report(r, forwarded) for r in b["reports"]]
     return pack(m)
 
@@ -507,6 +546,19 @@ def test_vector(v):
         body = unpack_frame(data)
         assert [k for k, _ in body.pairs[:4]] == ["v", "seq", "prev", "epoch"]
         assert plain(body) == expect
+    elif kind in ("hello", "position"):
+        decode, head = {"hello": (decode_hello, ["ingest", "journal", "first", "head"]),
+                        "position": (decode_position,
+                                     ["journal", "applied", "ckpt", "resend"])}[kind]
+        if "error" in expect:
+            expect_error(lambda: decode(data), v)
+            return
+        got = decode(data)
+        assert got == expect
+        again = pack(dict({"v": 1, "type": kind}, **{k: got[k] for k in head}))
+        if v["canonical"]:
+            assert again == data
+        assert decode(again) == expect
     elif kind == "heartbeat":
         i = v["input"]
         assert pack({"v": 1, "type": "hb", "epoch": i["epoch"], "seq": i["seq"],

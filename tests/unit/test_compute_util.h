@@ -143,6 +143,8 @@ static inline int t_capture_emit (void *arg, const void *frame, size_t size)
         memcpy (it->topic, items[i].topic, items[i].topic_len);
         it->topic[items[i].topic_len] = '\0';
         msgpack_unpacked_init (&it->body);
+        if (items[i].body_len == 0)
+            continue; /* a removal: the body stays nil */
         size_t off = 0;
         assert_int_equal (
             msgpack_unpack_next (&it->body, (const char *) items[i].body, items[i].body_len, &off),

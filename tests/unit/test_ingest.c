@@ -1,14 +1,12 @@
-/*  ps_ingest: the front door's rules, driven with hand-packed frames. */
+/*  ps_ingest: the front door's rules, driven with hand-packed frames over
+    a real journal in a temporary directory. */
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
+#include "test_tmpdir.h"
+
 #include <stdint.h>
-#include <cmocka.h>
-
-#include <string.h>
 
 #include "ps_ingest.h"
+#include "ps_journal.h"
 #include "ps_proto.h"
 
 typedef struct {
@@ -69,46 +67,85 @@ static void s_pack_batch (msgpack_sbuffer *buf, const char *producer, uint64_t s
 }
 
 typedef struct {
+    char dir[64];
+    size_t max_bytes;
+    ps_journal_t *journal;
     ps_ingest_t *ingest;
     msgpack_sbuffer frame;
     ps_ack_t ack;
 } s_fixture_t;
 
-static int s_setup (void **state)
+/*  Opens the journal and the front door over it (again, after a restart). */
+static void s_open (s_fixture_t *f)
+{
+    char err[512];
+    ps_journal_config_t jconfig = {f->dir, "ingest-test", f->max_bytes};
+    f->journal = ps_journal_open (&jconfig, err, sizeof err);
+    if (!f->journal)
+        fail_msg ("cannot open the journal: %s", err);
+    ps_ingest_config_t config = {"ingest-test", 2, 1000};
+    f->ingest = ps_ingest_new (&config, f->journal);
+    assert_non_null (f->ingest);
+}
+
+static void s_close (s_fixture_t *f)
+{
+    ps_ingest_destroy (&f->ingest);
+    assert_null (f->ingest);
+    ps_journal_destroy (&f->journal);
+}
+
+static int s_setup_sized (void **state, size_t max_bytes)
 {
     static s_fixture_t f;
     memset (&f, 0, sizeof f);
-    ps_ingest_config_t config = {"ingest-test", 2, 1000};
-    f.ingest = ps_ingest_new (&config);
+    t_tmpdir_new (f.dir, "ingest");
+    f.max_bytes = max_bytes;
+    s_open (&f);
     msgpack_sbuffer_init (&f.frame);
     *state = &f;
-    return f.ingest ? 0 : -1;
+    return 0;
+}
+
+static int s_setup (void **state)
+{
+    return s_setup_sized (state, 8u << 20);
+}
+
+/* A journal that holds 1 MiB of entries at most. */
+static int s_setup_small (void **state)
+{
+    return s_setup_sized (state, 1u << 20);
 }
 
 static int s_teardown (void **state)
 {
     s_fixture_t *f = *state;
-    ps_ingest_destroy (&f->ingest);
-    assert_null (f->ingest);
+    s_close (f);
     msgpack_sbuffer_destroy (&f->frame);
     ps_ack_clear (&f->ack);
+    t_tmpdir_remove (f->dir);
     return 0;
 }
 
-/*  Sends rows as a batch; forwards it when asked to with outcome SENT;
-    decodes the ack into f->ack. Returns the action taken. */
-static ps_ingest_action_t s_send (s_fixture_t *f, const char *producer, uint64_t seq,
-                                  const s_row_t *rows, int n, bool sent)
+/*  Sends rows as a batch without committing the journal's group and
+    decodes the ack into f->ack. */
+static void s_receive (s_fixture_t *f, const char *producer, uint64_t seq, const s_row_t *rows,
+                       int n)
 {
     s_pack_batch (&f->frame, producer, seq, rows, n);
-    ps_ingest_action_t action = ps_ingest_receive (f->ingest, f->frame.data, f->frame.size);
-    if (action == PS_INGEST_FORWARD)
-        ps_ingest_forwarded (f->ingest, sent);
+    ps_ingest_receive (f->ingest, f->frame.data, f->frame.size);
     const msgpack_sbuffer *ack = ps_ingest_ack (f->ingest);
     ps_error_t err;
     ps_ack_clear (&f->ack);
     assert_int_equal (ps_ack_decode (&f->ack, ack->data, ack->size, &err), 0);
-    return action;
+}
+
+/*  As s_receive, then commits the group as ingest's loop would. */
+static void s_send (s_fixture_t *f, const char *producer, uint64_t seq, const s_row_t *rows, int n)
+{
+    s_receive (f, producer, seq, rows, n);
+    assert_int_equal (ps_journal_commit (f->journal), 0);
 }
 
 static const s_row_t s_good[] = {
@@ -116,48 +153,63 @@ static const s_row_t s_good[] = {
     {"CMI", "2012", "card=foreign", 2, 4047, "MAD"},
 };
 
-static void test_accept_and_forward (void **state)
+static int s_first_entry (void *arg, uint64_t jseq, const void *frame, size_t size)
+{
+    ps_batch_t *b = arg;
+    ps_error_t err;
+    assert_int_equal (ps_batch_decode (b, frame, size, true, &err), 0);
+    assert_true (b->jseq == jseq);
+    return 1;
+}
+
+static void test_accept_and_journal (void **state)
 {
     s_fixture_t *f = *state;
-    assert_int_equal (s_send (f, "p1", 1, s_good, 2, true), PS_INGEST_FORWARD);
+    s_receive (f, "p1", 1, s_good, 2);
     assert_int_equal (f->ack.status, PS_ACK_OK);
     assert_int_equal (f->ack.accepted, 2);
     assert_int_equal (f->ack.seq, 1);
     assert_string_equal (f->ack.producer, "p1");
+    /* Accepted into the open group: the ack must wait for the commit. */
+    assert_true (ps_journal_pending (f->journal));
+    assert_string_equal (ps_ingest_producer (f->ingest), "p1");
+    assert_int_equal (ps_ingest_seq (f->ingest), 1);
+    assert_int_equal (ps_journal_commit (f->journal), 0);
 
-    /* The forwarded frame is the strict forwarded form, stamped with jseq. */
+    /* The entry is the strict forwarded form, stamped with jseq and journal. */
     ps_batch_t *b = ps_batch_new ();
-    ps_error_t err;
-    const msgpack_sbuffer *fwd = ps_ingest_forward_frame (f->ingest);
-    assert_int_equal (ps_batch_decode (b, fwd->data, fwd->size, true, &err), 0);
+    assert_int_equal (ps_journal_read (f->journal, 1, s_first_entry, b), 0);
     assert_string_equal (b->ingest, "ingest-test");
     assert_int_equal (b->jseq, 1);
+    assert_true (b->journal == ps_journal_id (f->journal));
     assert_int_equal (b->nreports, 2);
     assert_int_equal (b->reports[1].amount, 4047);
     ps_batch_destroy (&b);
 }
 
 /*  A resend of the latest batch gets its original ack; an older one is a
-    duplicate; neither is forwarded again. */
+    duplicate; neither is journaled again. */
 static void test_duplicates (void **state)
 {
     s_fixture_t *f = *state;
-    s_send (f, "p1", 5, s_good, 2, true);
+    s_send (f, "p1", 5, s_good, 2);
     msgpack_sbuffer first;
     msgpack_sbuffer_init (&first);
     const msgpack_sbuffer *ack = ps_ingest_ack (f->ingest);
     msgpack_sbuffer_write (&first, ack->data, ack->size);
 
-    assert_int_equal (s_send (f, "p1", 5, s_good, 2, true), PS_INGEST_REPLY);
+    s_receive (f, "p1", 5, s_good, 2);
+    assert_false (ps_journal_pending (f->journal));
     ack = ps_ingest_ack (f->ingest);
     assert_int_equal (ack->size, first.size);
     assert_memory_equal (ack->data, first.data, first.size);
 
-    assert_int_equal (s_send (f, "p1", 4, s_good, 2, true), PS_INGEST_REPLY);
+    s_receive (f, "p1", 4, s_good, 2);
     assert_int_equal (f->ack.status, PS_ACK_DUPLICATE);
     assert_int_equal (f->ack.seq, 4);
-    assert_int_equal (ps_ingest_stats (f->ingest)->forwarded, 1);
+    assert_int_equal (ps_ingest_stats (f->ingest)->journaled, 1);
     assert_int_equal (ps_ingest_stats (f->ingest)->duplicates, 2);
+    assert_int_equal (ps_journal_durable (f->journal), 1);
     msgpack_sbuffer_destroy (&first);
 }
 
@@ -172,7 +224,7 @@ static void test_currency_per_series (void **state)
         {"OC", "2013", "channel=abroad", -1, 100, "EUR"},
         {"OC", "2013", NULL, -1, 100, "EUR"},
     };
-    assert_int_equal (s_send (f, "p2", 1, rows, 4, true), PS_INGEST_FORWARD);
+    s_send (f, "p2", 1, rows, 4);
     assert_int_equal (f->ack.status, PS_ACK_PARTIAL);
     assert_int_equal (f->ack.accepted, 3);
     assert_int_equal (f->ack.nrejects, 1);
@@ -182,28 +234,116 @@ static void test_currency_per_series (void **state)
     assert_non_null (strstr (f->ack.rejects[0].error.reason, "MAD"));
 }
 
-/*  When compute's queue is full nothing of the batch is kept: the producer
-    is told to retry, the same seq is then accepted, and a series first
-    seen in the refused batch is not bound to its currency. */
-static void test_retry_later (void **state)
+/*  Producers' last batches and the series' currencies survive a restart:
+    resends are still recognised, the rule still holds, numbering goes on. */
+static void test_state_survives_restart (void **state)
 {
     s_fixture_t *f = *state;
-    const s_row_t eur[] = {{"X", "2012", NULL, 1, 100, "EUR"}};
-    const s_row_t mad[] = {{"X", "2012", NULL, 1, 100, "MAD"}};
-    assert_int_equal (s_send (f, "p3", 1, eur, 1, false), PS_INGEST_FORWARD);
-    assert_int_equal (f->ack.status, PS_ACK_RETRY);
-    assert_true (f->ack.has_error);
-    assert_int_equal (f->ack.error.code, PS_E_RETRY);
-    assert_int_equal (s_send (f, "p3", 1, mad, 1, true), PS_INGEST_FORWARD);
+    const s_row_t mad[] = {{"X", "2012", "k=v", 1, 100, "MAD"}, {"Y", "2012", NULL, 1, -1, NULL}};
+    s_send (f, "p1", 5, mad, 2);
+    s_send (f, "p2", 9, s_good, 1);
+    /* Accepted but never committed: as if ingest died before the commit. */
+    s_receive (f, "p1", 6, s_good, 1);
+    s_close (f);
+    s_open (f);
+
+    s_receive (f, "p1", 5, mad, 2);
     assert_int_equal (f->ack.status, PS_ACK_OK);
-    assert_int_equal (ps_ingest_stats (f->ingest)->forwarded, 1);
+    assert_int_equal (f->ack.accepted, 2);
+    s_receive (f, "p2", 8, s_good, 1);
+    assert_int_equal (f->ack.status, PS_ACK_DUPLICATE);
+    assert_false (ps_journal_pending (f->journal));
+
+    const s_row_t eur[] = {{"X", "2013", "k=v", 1, 100, "EUR"}};
+    s_send (f, "p1", 6, eur, 1);
+    assert_int_equal (f->ack.status, PS_ACK_REJECTED);
+    assert_int_equal (f->ack.rejects[0].error.code, PS_E_CURRENCY_MISMATCH);
+    s_send (f, "p1", 7, s_good, 1);
+    assert_int_equal (f->ack.status, PS_ACK_OK);
+    assert_int_equal (ps_journal_durable (f->journal), 3);
+}
+
+/*  A group whose commit failed is forgotten: its batches count as never
+    received, and refusing them holds the producers' later batches back. */
+static void test_failed_group_is_forgotten (void **state)
+{
+    s_fixture_t *f = *state;
+    const s_row_t eur[] = {{"Z", "2012", NULL, 1, 100, "EUR"}};
+    const s_row_t mad[] = {{"Z", "2012", NULL, 1, 100, "MAD"}};
+    s_receive (f, "p1", 1, eur, 1);
+    assert_int_equal (f->ack.status, PS_ACK_OK);
+    ps_journal_abort (f->journal);
+    assert_int_equal (ps_ingest_reload (f->ingest), 0);
+    ps_ingest_refuse (f->ingest, "p1", 1, "could not commit");
+    const msgpack_sbuffer *ack = ps_ingest_ack (f->ingest);
+    ps_error_t err;
+    ps_ack_clear (&f->ack);
+    assert_int_equal (ps_ack_decode (&f->ack, ack->data, ack->size, &err), 0);
+    assert_int_equal (f->ack.status, PS_ACK_RETRY);
+
+    s_receive (f, "p1", 2, mad, 1);
+    assert_int_equal (f->ack.status, PS_ACK_RETRY);
+    /* Seq 1 again: new, and its series is not bound to EUR any more. */
+    s_send (f, "p1", 1, mad, 1);
+    assert_int_equal (f->ack.status, PS_ACK_OK);
+    s_send (f, "p1", 2, mad, 1);
+    assert_int_equal (f->ack.status, PS_ACK_OK);
+    assert_int_equal (ps_journal_durable (f->journal), 2);
+
+    /* An answer held in a failed group for a batch committed before (a
+       resend) is that batch's answer again, not a refusal. */
+    ps_ingest_refuse (f->ingest, "p1", 2, "could not commit");
+    ack = ps_ingest_ack (f->ingest);
+    ps_ack_clear (&f->ack);
+    assert_int_equal (ps_ack_decode (&f->ack, ack->data, ack->size, &err), 0);
+    assert_int_equal (f->ack.status, PS_ACK_OK);
+    s_send (f, "p1", 3, mad, 1);
+    assert_int_equal (f->ack.status, PS_ACK_OK);
+}
+
+/*  Journal full: nothing of the batch is kept, the reason says so, the
+    producer's later batches wait for it, and once compute's checkpoint
+    makes room the same seqs are accepted in order. */
+static void test_journal_full (void **state)
+{
+    s_fixture_t *f = *state;
+    enum { ROWS = 2000 };
+    static s_row_t big[ROWS];
+    for (int i = 0; i < ROWS; i++)
+        big[i] = (s_row_t){"BIG", "2012-01-01", "k=some-longer-dimension-value", i, i, "EUR"};
+    uint64_t seq = 0;
+    for (;;) {
+        s_send (f, "p1", ++seq, big, ROWS);
+        if (f->ack.status != PS_ACK_OK)
+            break;
+    }
+    assert_int_equal (f->ack.status, PS_ACK_RETRY);
+    assert_int_equal (f->ack.error.code, PS_E_RETRY);
+    assert_non_null (strstr (f->ack.error.reason, "journal full"));
+    assert_non_null (strstr (f->ack.error.reason, "retry later"));
+    uint64_t refused = seq, durable = ps_journal_durable (f->journal);
+
+    s_send (f, "p1", refused + 1, s_good, 1);
+    assert_int_equal (f->ack.status, PS_ACK_RETRY);
+    assert_non_null (strstr (f->ack.error.reason, "resend it before later ones"));
+    s_send (f, "p2", 1, s_good, 1);
+    assert_int_equal (f->ack.status, PS_ACK_OK);
+
+    ps_journal_confirm (f->journal, durable);
+    assert_int_equal (ps_journal_commit (f->journal), 0);
+    s_send (f, "p1", refused + 1, s_good, 1);
+    assert_int_equal (f->ack.status, PS_ACK_RETRY);
+    s_send (f, "p1", refused, big, ROWS);
+    assert_int_equal (f->ack.status, PS_ACK_OK);
+    s_send (f, "p1", refused + 1, s_good, 1);
+    assert_int_equal (f->ack.status, PS_ACK_OK);
 }
 
 static void test_malformed_frame (void **state)
 {
     s_fixture_t *f = *state;
     const char junk[] = "\x93\x01\x02"; /* array of 3 with one element missing */
-    assert_int_equal (ps_ingest_receive (f->ingest, junk, 3), PS_INGEST_REPLY);
+    ps_ingest_receive (f->ingest, junk, 3);
     const msgpack_sbuffer *ack = ps_ingest_ack (f->ingest);
     ps_error_t err;
     ps_ack_clear (&f->ack);
@@ -212,46 +352,56 @@ static void test_malformed_frame (void **state)
     assert_true (f->ack.has_error);
     assert_int_equal (f->ack.error.code, PS_E_DECODE);
     assert_int_equal (ps_ingest_stats (f->ingest)->batches_rejected, 1);
+    assert_false (ps_journal_pending (f->journal));
 }
 
-/*  All reports invalid: rejected, nothing forwarded, seq still consumed. */
+/*  All reports invalid: rejected, no entry, seq still consumed (and
+    remembered in the journal). */
 static void test_all_rejected (void **state)
 {
     s_fixture_t *f = *state;
     const s_row_t rows[] = {{"CMI", "2012-13", NULL, 1, -1, NULL},
                             {"CMI", "2012", NULL, -1, -1, NULL}};
-    assert_int_equal (s_send (f, "p4", 1, rows, 2, true), PS_INGEST_REPLY);
+    s_send (f, "p4", 1, rows, 2);
     assert_int_equal (f->ack.status, PS_ACK_REJECTED);
     assert_int_equal (f->ack.nrejects, 2);
     assert_int_equal (f->ack.rejects[0].error.code, PS_E_PERIOD);
     assert_int_equal (f->ack.rejects[1].error.code, PS_E_MISSING);
-    assert_int_equal (ps_ingest_stats (f->ingest)->forwarded, 0);
+    assert_int_equal (ps_ingest_stats (f->ingest)->journaled, 0);
+    assert_int_equal (ps_journal_durable (f->journal), 0);
+    s_close (f);
+    s_open (f);
+    s_receive (f, "p4", 1, rows, 2);
+    assert_int_equal (f->ack.status, PS_ACK_REJECTED);
+    assert_int_equal (ps_ingest_stats (f->ingest)->duplicates, 1);
 }
 
 /*  The producer table is bounded (2 here): after a, b and c, the newest (c)
-    is remembered, and of a and b only one can be, so resending both forwards
-    at least one of them again. */
+    is remembered, and of a and b only one can be, so resending both
+    journals at least one of them again. */
 static void test_producer_bound (void **state)
 {
     s_fixture_t *f = *state;
-    s_send (f, "a", 1, s_good, 1, true);
-    s_send (f, "b", 1, s_good, 1, true);
-    s_send (f, "c", 1, s_good, 1, true);
-    assert_int_equal (ps_ingest_stats (f->ingest)->forwarded, 3);
-    assert_int_equal (s_send (f, "c", 1, s_good, 1, true), PS_INGEST_REPLY);
+    s_send (f, "a", 1, s_good, 1);
+    s_send (f, "b", 1, s_good, 1);
+    s_send (f, "c", 1, s_good, 1);
+    assert_int_equal (ps_ingest_stats (f->ingest)->journaled, 3);
+    s_send (f, "c", 1, s_good, 1);
     assert_int_equal (ps_ingest_stats (f->ingest)->duplicates, 1);
-    s_send (f, "a", 1, s_good, 1, true);
-    s_send (f, "b", 1, s_good, 1, true);
-    assert_true (ps_ingest_stats (f->ingest)->forwarded >= 4);
+    s_send (f, "a", 1, s_good, 1);
+    s_send (f, "b", 1, s_good, 1);
+    assert_true (ps_ingest_stats (f->ingest)->journaled >= 4);
 }
 
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_accept_and_forward, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_accept_and_journal, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_duplicates, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_currency_per_series, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_retry_later, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_state_survives_restart, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_failed_group_is_forgotten, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_journal_full, s_setup_small, s_teardown),
         cmocka_unit_test_setup_teardown (test_malformed_frame, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_all_rejected, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_producer_bound, s_setup, s_teardown),

@@ -160,6 +160,8 @@ static void s_assert_batch (const json_t *e, const ps_batch_t *b, bool forwarded
     if (forwarded) {
         assert_string_equal (b->ingest, s_jstr (e, "ingest"));
         assert_true (b->jseq == (uint64_t) s_jint (e, "jseq"));
+        const json_t *journal = json_object_get (e, "journal");
+        assert_true (b->journal == (journal ? (uint64_t) json_integer_value (journal) : 0));
     }
     assert_int_equal (b->total, s_jint (e, "total"));
     const json_t *reports = json_object_get (e, "reports");
@@ -406,6 +408,72 @@ static void s_feed_vector (const json_t *v, const uint8_t *data, size_t size, co
     msgpack_sbuffer_destroy (&buf);
 }
 
+/* ---- Journal replay ------------------------------------------------------ */
+
+static void s_hello_vector (const uint8_t *data, size_t size, const json_t *expect, bool canonical)
+{
+    ps_hello_t hello;
+    ps_error_t err;
+    int rc = ps_hello_decode (data, size, &hello, &err);
+    const json_t *error = json_object_get (expect, "error");
+    if (error) {
+        assert_int_equal (rc, -1);
+        s_assert_error (error, &err);
+        return;
+    }
+    if (rc != 0)
+        fail_msg ("refused: %s/%s: %s", ps_err_name (err.code), err.field, err.reason);
+    assert_string_equal (hello.ingest, s_jstr (expect, "ingest"));
+    assert_true (hello.journal == (uint64_t) s_jint (expect, "journal"));
+    assert_true (hello.first == (uint64_t) s_jint (expect, "first"));
+    assert_true (hello.head == (uint64_t) s_jint (expect, "head"));
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    assert_int_equal (ps_hello_encode (&hello, &buf), 0);
+    if (canonical) {
+        assert_int_equal (buf.size, size);
+        assert_memory_equal (buf.data, data, size);
+    }
+    ps_hello_t again;
+    assert_int_equal (ps_hello_decode (buf.data, buf.size, &again, &err), 0);
+    assert_string_equal (again.ingest, hello.ingest);
+    assert_true (again.journal == hello.journal && again.first == hello.first &&
+                 again.head == hello.head);
+    msgpack_sbuffer_destroy (&buf);
+}
+
+static void s_position_vector (const uint8_t *data, size_t size, const json_t *expect,
+                               bool canonical)
+{
+    ps_position_t pos;
+    ps_error_t err;
+    int rc = ps_position_decode (data, size, &pos, &err);
+    const json_t *error = json_object_get (expect, "error");
+    if (error) {
+        assert_int_equal (rc, -1);
+        s_assert_error (error, &err);
+        return;
+    }
+    if (rc != 0)
+        fail_msg ("refused: %s/%s: %s", ps_err_name (err.code), err.field, err.reason);
+    assert_true (pos.journal == (uint64_t) s_jint (expect, "journal"));
+    assert_true (pos.applied == (uint64_t) s_jint (expect, "applied"));
+    assert_true (pos.ckpt == (uint64_t) s_jint (expect, "ckpt"));
+    assert_int_equal (pos.resend, json_is_true (json_object_get (expect, "resend")));
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    assert_int_equal (ps_position_encode (&pos, &buf), 0);
+    if (canonical) {
+        assert_int_equal (buf.size, size);
+        assert_memory_equal (buf.data, data, size);
+    }
+    ps_position_t again;
+    assert_int_equal (ps_position_decode (buf.data, buf.size, &again, &err), 0);
+    assert_true (again.applied == pos.applied && again.ckpt == pos.ckpt &&
+                 again.journal == pos.journal && again.resend == pos.resend);
+    msgpack_sbuffer_destroy (&buf);
+}
+
 static void test_vector (void **state)
 {
     const json_t *v = *state;
@@ -422,6 +490,10 @@ static void test_vector (void **state)
         s_update_vector (data, size, expect, canonical);
     else if (s_streq (message, "feed") || s_streq (message, "heartbeat"))
         s_feed_vector (v, data, size, expect, s_streq (message, "heartbeat"));
+    else if (s_streq (message, "hello"))
+        s_hello_vector (data, size, expect, canonical);
+    else if (s_streq (message, "position"))
+        s_position_vector (data, size, expect, canonical);
     else
         fail_msg ("unknown message kind '%s'", message);
     free (data);
@@ -692,7 +764,7 @@ static void test_reject_reasons (void **state)
     s_assert_reason (s_five_dims, 2, "5 dimensions, at most 4");
     s_assert_reason (s_bad_currency, 2, "currency 'XYZ' is not an ISO 4217 code");
     s_assert_reason (s_no_currency, 1, "amount needs a currency");
-    s_assert_reason (s_bad_op, 2, "op must be \"add\" or \"set\", got \"mul\"");
+    s_assert_reason (s_bad_op, 2, "op must be \"add\", \"set\" or \"retract\", got \"mul\"");
 }
 
 /*  Client text quoted in a reason is cut on a character boundary, so an ack

@@ -23,8 +23,11 @@
 typedef struct {
     void *ctx;
     const char *endpoint;
-    int drop;        /* frames ignored before answering */
-    int retry_first; /* answers that are retry_later before the real ones */
+    int drop;           /* frames ignored before answering */
+    uint32_t drop_mask; /* frames ignored: bit n = the nth frame */
+    int retry_first;    /* answers that are retry_later before the real ones */
+    bool hold;          /* like ingest: later seqs wait for a refused one */
+    uint64_t refused;   /* with HOLD: the seq refused and not accepted since */
     atomic_bool stop;
     atomic_bool bound;
     atomic_bool failed; /* the thread cannot use cmocka's asserts */
@@ -70,13 +73,18 @@ static void *s_fake_ingest (void *arg)
         }
         snprintf (fake->producer, sizeof fake->producer, "%s", batch->producer);
         msgpack_sbuffer_clear (&ack);
-        if (n < fake->drop) {
+        if (n < fake->drop || (n < 32 && (fake->drop_mask >> n & 1))) {
             zmq_msg_close (&id);
             zmq_msg_close (&body);
             continue;
         }
-        if (fake->retry_first > 0) {
-            fake->retry_first--;
+        bool held = fake->hold && fake->refused && batch->seq > fake->refused;
+        if (fake->retry_first > 0 || held) {
+            if (!held) {
+                fake->retry_first--;
+                if (fake->hold && (!fake->refused || batch->seq < fake->refused))
+                    fake->refused = batch->seq;
+            }
             ps_error_t busy = {PS_E_RETRY, "", "busy"};
             ps_ack_encode (batch, PS_ACK_RETRY, &busy, &ack);
         } else if (batch->seq < last_seq)
@@ -84,6 +92,8 @@ static void *s_fake_ingest (void *arg)
         else if (batch->seq == last_seq)
             msgpack_sbuffer_write (&ack, last_ack.data, last_ack.size);
         else {
+            if (batch->seq == fake->refused)
+                fake->refused = 0;
             for (uint32_t i = batch->nreports; i-- > 0;)
                 if (strcmp (batch->reports[i].source, "BAD") == 0) {
                     ps_error_t bad = {PS_E_SYNTAX, "source", "bad source"};
@@ -288,6 +298,73 @@ static void test_retry_later_overtaken_is_rejected (void **state)
     s_world_stop (&w);
 }
 
+/*  Against an ingest that holds later seqs back while an earlier one is
+    refused: both come back retry_later and go again in order. */
+static void test_retry_later_resent_in_order (void **state)
+{
+    (void) state;
+    world_t w;
+    s_world_start (&w, "inproc://sender-hold");
+    w.fake.retry_first = 1;
+    w.fake.hold = true;
+    s_world_run_ingest (&w);
+    ps_sender_t *sender;
+    assert_int_equal (s_send (&w, &sender, 6, NULL, 0), 0);
+    const ps_sender_stats_t *st = ps_sender_stats (sender);
+    assert_int_equal (st->accepted, 6);
+    assert_int_equal (st->rejected, 0);
+    uint64_t expected[] = {7, 8, 7, 8};
+    assert_int_equal (w.fake.frames, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal (w.fake.seqs[i], expected[i]);
+    ps_sender_destroy (&sender);
+    s_world_stop (&w);
+}
+
+/*  retry_later means ingest is there: the sender keeps resending (the
+    retries limit is for silence), with a pause capped by the timeout. */
+static void test_retry_later_never_gives_up (void **state)
+{
+    (void) state;
+    world_t w;
+    s_world_start (&w, "inproc://sender-patient");
+    w.config.window = 1;
+    w.config.retries = 1;
+    w.fake.retry_first = 8;
+    s_world_run_ingest (&w);
+    ps_sender_t *sender;
+    assert_int_equal (s_send (&w, &sender, 3, NULL, 0), 0);
+    const ps_sender_stats_t *st = ps_sender_stats (sender);
+    assert_int_equal (st->accepted, 3);
+    assert_int_equal (st->retries, 8);
+    ps_sender_destroy (&sender);
+    s_world_stop (&w);
+}
+
+/*  Seq 7 refused, the ack of seq 8 lost: the recovery sends 7 before 8
+    again, so that an ingest that forgot the refusal (restarted) cannot
+    accept 8 first and make 7 a duplicate. */
+static void test_recovery_keeps_order (void **state)
+{
+    (void) state;
+    world_t w;
+    s_world_start (&w, "inproc://sender-order");
+    w.fake.retry_first = 1;
+    w.fake.drop_mask = 1u << 1;
+    s_world_run_ingest (&w);
+    ps_sender_t *sender;
+    assert_int_equal (s_send (&w, &sender, 6, NULL, 0), 0);
+    const ps_sender_stats_t *st = ps_sender_stats (sender);
+    assert_int_equal (st->accepted, 6);
+    assert_int_equal (st->rejected, 0);
+    uint64_t expected[] = {7, 8, 7, 8};
+    assert_int_equal (w.fake.frames, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal (w.fake.seqs[i], expected[i]);
+    ps_sender_destroy (&sender);
+    s_world_stop (&w);
+}
+
 static void test_duplicates_count_as_accepted (void **state)
 {
     (void) state;
@@ -330,6 +407,9 @@ int main (void)
         cmocka_unit_test (test_lazy_pirate_resends_same_seq),
         cmocka_unit_test (test_retry_later_then_ok),
         cmocka_unit_test (test_retry_later_overtaken_is_rejected),
+        cmocka_unit_test (test_retry_later_resent_in_order),
+        cmocka_unit_test (test_retry_later_never_gives_up),
+        cmocka_unit_test (test_recovery_keeps_order),
         cmocka_unit_test (test_duplicates_count_as_accepted),
         cmocka_unit_test (test_gives_up_without_ingest),
     };
