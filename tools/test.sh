@@ -21,4 +21,6 @@ if [ "${1:-}" != "--quick" ]; then
         ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs"
     "$root/tests/valgrind/run.sh" "$root/build"
     "$root/tests/fuzz/run.sh"
+    # The image and the services in it on a real Docker engine (77: no engine here, skipped).
+    "$root/tests/docker/run.sh" "$root/build" || [ $? -eq 77 ]
 fi
