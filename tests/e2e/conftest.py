@@ -212,13 +212,13 @@ class Pipeline:
              ["--bind", self.publish, "--feed", self.feed_endpoint,
               "--snapshot", self.snapshot_endpoint, "--http", f"127.0.0.1:{h3}"]
              + list(publish_args),
-             [self.publish, self.feed_endpoint, self.snapshot_endpoint]),
+             [self.publish, self.feed_endpoint, self.snapshot_endpoint, f"tcp://127.0.0.1:{h3}"]),
             ("compute", "services/compute/paystat-compute",
-             compute_flags + list(compute_args), [self.compute]),
+             compute_flags + list(compute_args), [self.compute, f"tcp://127.0.0.1:{h2}"]),
             ("ingest", "services/ingest/paystat-ingest",
              ["--bind", self.ingest, "--compute", self.compute, "--http", f"127.0.0.1:{h1}"]
              + list(ingest_args),
-             [self.ingest]),
+             [self.ingest, f"tcp://127.0.0.1:{h1}"]),
         ]
         self.services = {}
         for name, rel, args, binds in specs:
