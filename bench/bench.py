@@ -568,7 +568,7 @@ def write_results(b, path, meta):
     if notes.exists():
         lines += [notes.read_text().rstrip(), ""]
     lines += profile_section(b)
-    lines += ["## Exact commands", "", "```", f"bench/run.sh {meta['args']}", "```", "",
+    lines += ["## Exact commands", "", "```", f"bench/run.sh {meta['args']}".rstrip(), "```", "",
               "One run of each kind, as last executed (ports are free ones picked per run; "
               "every process starts fresh in its own directory):", ""]
     for name, (chain, loadgen) in b.commands.items():
