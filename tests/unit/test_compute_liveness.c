@@ -5,31 +5,6 @@
 #include "ps_log.h"
 #include "ps_ratios.h"
 
-typedef struct {
-    ps_engine_t *e;
-    t_capture_t cap;
-} s_fixture_t;
-
-static int s_setup (void **state)
-{
-    s_fixture_t *f = calloc (1, sizeof *f);
-    const char *conf = "r = OC/channel=abroad:amount / OC/channel=domestic:amount\n";
-    char err[128];
-    ps_ratios_t *ratios = ps_ratios_parse (conf, strlen (conf), "t", err, sizeof err);
-    f->e = ps_engine_new (&ratios, 99);
-    *state = f;
-    return f->e ? 0 : -1;
-}
-
-static int s_teardown (void **state)
-{
-    s_fixture_t *f = *state;
-    ps_engine_destroy (&f->e);
-    t_capture_clear (&f->cap);
-    free (f);
-    return 0;
-}
-
 static int s_cmp_str (const void *a, const void *b)
 {
     return strcmp (*(const char *const *) a, *(const char *const *) b);
@@ -63,14 +38,14 @@ static void s_expect (const t_capture_t *cap, const char *const *want)
 
 static void test_changed_cells_at_every_level (void **state)
 {
-    s_fixture_t *f = *state;
+    t_engine_fixture_t *f = *state;
     t_add (f->e, "CMI", "2012-07-15", "card=a", 1, 10);
     t_flush (f->e, &f->cap);
     s_expect (&f->cap, (const char *const[]){"CMI/2012-07-15/card=a", "CMI/2012-07-15/card=*",
                                              "CMI/2012-07/card=a", "CMI/2012-07/card=*",
                                              "CMI/2012-Q3/card=a", "CMI/2012-Q3/card=*",
                                              "CMI/2012/card=a", "CMI/2012/card=*", NULL});
-    assert_int_equal (f->cap.epoch, 99);
+    assert_int_equal (f->cap.epoch, T_ENGINE_EPOCH);
     /* nothing changed since: nothing to publish */
     assert_false (ps_engine_pending (f->e));
     t_flush (f->e, &f->cap);
@@ -80,7 +55,7 @@ static void test_changed_cells_at_every_level (void **state)
 
 static void test_next_period_and_next_year (void **state)
 {
-    s_fixture_t *f = *state;
+    t_engine_fixture_t *f = *state;
     t_add (f->e, "S", "2012-02-29", NULL, 1, NONE);
     t_add (f->e, "S", "2012-03-01", NULL, 1, NONE);
     t_add (f->e, "S", "2013-02-28", NULL, 1, NONE);
@@ -100,7 +75,7 @@ static void test_next_period_and_next_year (void **state)
 
 static void test_ytd_dependents (void **state)
 {
-    s_fixture_t *f = *state;
+    t_engine_fixture_t *f = *state;
     char period[16];
     for (int y = 2011; y <= 2013; y++)
         for (int m = 1; m <= 12; m++) {
@@ -125,7 +100,7 @@ static void test_ytd_dependents (void **state)
 
 static void test_sibling_shares (void **state)
 {
-    s_fixture_t *f = *state;
+    t_engine_fixture_t *f = *state;
     t_add (f->e, "CMI", "2012", "card=a,channel=web", 1, NONE);
     t_add (f->e, "CMI", "2012", "card=b,channel=web", 1, NONE);
     t_add (f->e, "CMI", "2012", "card=c,channel=shop", 1, NONE);
@@ -147,7 +122,7 @@ static void test_sibling_shares (void **state)
 
 static void test_ratios_follow_their_cells (void **state)
 {
-    s_fixture_t *f = *state;
+    t_engine_fixture_t *f = *state;
     t_add (f->e, "OC", "2012", "channel=abroad", NONE, 7000);
     t_flush (f->e, &f->cap);
     assert_int_equal (t_count (&f->cap, "$ratio/r/2012"), 0);
@@ -169,7 +144,7 @@ static void test_ratios_follow_their_cells (void **state)
 
 static void test_coarser_periods_first (void **state)
 {
-    s_fixture_t *f = *state;
+    t_engine_fixture_t *f = *state;
     t_add (f->e, "S", "2012-01-01", "card=a", 1, NONE);
     t_add (f->e, "S", "2011-12-31", "card=b", 1, NONE);
     t_flush (f->e, &f->cap);
@@ -193,7 +168,7 @@ static void test_coarser_periods_first (void **state)
 
 static void test_conflation (void **state)
 {
-    s_fixture_t *f = *state;
+    t_engine_fixture_t *f = *state;
     for (int i = 0; i < 1000; i++)
         t_add (f->e, "CMI", "2012-01-01", (i % 2) ? "card=a" : "card=b", 1, 2);
     t_flush (f->e, &f->cap);
@@ -209,7 +184,7 @@ static void test_conflation (void **state)
 
 static void test_frames_are_split (void **state)
 {
-    s_fixture_t *f = *state;
+    t_engine_fixture_t *f = *state;
     char dims[32];
     for (int i = 0; i < 20000; i++) {
         snprintf (dims, sizeof dims, "merchant=m%d", i);
@@ -224,7 +199,7 @@ static void test_frames_are_split (void **state)
 
 static void test_rejects_are_bounded (void **state)
 {
-    s_fixture_t *f = *state;
+    t_engine_fixture_t *f = *state;
     ps_error_t err = {PS_E_OVERFLOW, "count", "too big"};
     for (int i = 0; i < PS_ENGINE_MAX_REJECTS + 10; i++)
         ps_engine_reject (f->e, "p", 1, (uint32_t) i, &err);
@@ -245,7 +220,7 @@ static int s_failing_emit (void *arg, const void *frame, size_t size)
 
 static void test_emit_failure (void **state)
 {
-    s_fixture_t *f = *state;
+    t_engine_fixture_t *f = *state;
     t_add (f->e, "S", "2012", NULL, 1, NONE);
     assert_int_equal (ps_engine_flush (f->e, s_failing_emit, NULL), -1);
     assert_false (ps_engine_pending (f->e));
@@ -259,16 +234,21 @@ int main (void)
 {
     ps_log_init ("test", PS_LOG_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_changed_cells_at_every_level, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_next_period_and_next_year, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_ytd_dependents, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_sibling_shares, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_ratios_follow_their_cells, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_coarser_periods_first, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_conflation, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_frames_are_split, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_rejects_are_bounded, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_emit_failure, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_changed_cells_at_every_level, t_engine_setup,
+                                         t_engine_teardown),
+        cmocka_unit_test_setup_teardown (test_next_period_and_next_year, t_engine_setup,
+                                         t_engine_teardown),
+        cmocka_unit_test_setup_teardown (test_ytd_dependents, t_engine_setup, t_engine_teardown),
+        cmocka_unit_test_setup_teardown (test_sibling_shares, t_engine_setup, t_engine_teardown),
+        cmocka_unit_test_setup_teardown (test_ratios_follow_their_cells, t_engine_setup,
+                                         t_engine_teardown),
+        cmocka_unit_test_setup_teardown (test_coarser_periods_first, t_engine_setup,
+                                         t_engine_teardown),
+        cmocka_unit_test_setup_teardown (test_conflation, t_engine_setup, t_engine_teardown),
+        cmocka_unit_test_setup_teardown (test_frames_are_split, t_engine_setup, t_engine_teardown),
+        cmocka_unit_test_setup_teardown (test_rejects_are_bounded, t_engine_setup,
+                                         t_engine_teardown),
+        cmocka_unit_test_setup_teardown (test_emit_failure, t_engine_setup, t_engine_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

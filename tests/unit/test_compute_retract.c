@@ -6,31 +6,6 @@
 #include "ps_log.h"
 #include "ps_ratios.h"
 
-typedef struct {
-    ps_engine_t *e;
-    t_capture_t cap;
-} s_fixture_t;
-
-static int s_setup (void **state)
-{
-    s_fixture_t *f = calloc (1, sizeof *f);
-    const char *conf = "r = OC/channel=abroad:amount / OC/channel=domestic:amount\n";
-    char err[128];
-    ps_ratios_t *ratios = ps_ratios_parse (conf, strlen (conf), "t", err, sizeof err);
-    f->e = ps_engine_new (&ratios, 7);
-    *state = f;
-    return f->e ? 0 : -1;
-}
-
-static int s_teardown (void **state)
-{
-    s_fixture_t *f = *state;
-    t_capture_clear (&f->cap);
-    ps_engine_destroy (&f->e);
-    free (f);
-    return 0;
-}
-
 static void s_retract (ps_engine_t *e, const char *source, const char *period, const char *dims)
 {
     ps_report_t r = t_report (source, period, dims, NONE, NONE, NULL, PS_OP_RETRACT);
@@ -47,7 +22,7 @@ static bool s_removed (const t_capture_t *cap, const char *topic)
 
 static void test_retract_takes_the_value_out_of_every_aggregate (void **state)
 {
-    s_fixture_t *f = *state;
+    t_engine_fixture_t *f = *state;
     t_add (f->e, "S", "2012-05", "card=a", 10, 1000);
     t_add (f->e, "S", "2012-06", "card=b", 5, 700);
     t_add (f->e, "S", "2012-06", "card=b", 1, 1);
@@ -74,7 +49,7 @@ static void test_retract_takes_the_value_out_of_every_aggregate (void **state)
 
 static void test_retracted_cells_read_as_absent (void **state)
 {
-    s_fixture_t *f = *state;
+    t_engine_fixture_t *f = *state;
     t_add (f->e, "S", "2011-03", "", 50, 5000);
     t_add (f->e, "S", "2012-03", "", 100, 20000);
     t_add (f->e, "S", "2012-02", "", 10, NONE);
@@ -97,7 +72,7 @@ static void test_retracted_cells_read_as_absent (void **state)
 
 static void test_retracted_cell_can_be_reported_again (void **state)
 {
-    s_fixture_t *f = *state;
+    t_engine_fixture_t *f = *state;
     t_add (f->e, "S", "2012", "card=a", 3, NONE);
     s_retract (f->e, "S", "2012", "card=a");
     t_add (f->e, "S", "2012", "card=a", 4, 40);
@@ -110,7 +85,7 @@ static void test_retracted_cell_can_be_reported_again (void **state)
 
 static void test_retracting_nothing_changes_nothing (void **state)
 {
-    s_fixture_t *f = *state;
+    t_engine_fixture_t *f = *state;
     t_add (f->e, "S", "2012-01", "card=a", 1, 1);
     t_flush (f->e, &f->cap);
     s_retract (f->e, "S", "2012", "card=a");     /* an aggregate, never reported itself */
@@ -122,7 +97,7 @@ static void test_retracting_nothing_changes_nothing (void **state)
 
 static void test_retracting_a_ratio_side_removes_the_ratio (void **state)
 {
-    s_fixture_t *f = *state;
+    t_engine_fixture_t *f = *state;
     t_add (f->e, "OC", "2012", "channel=abroad", NONE, 300);
     t_add (f->e, "OC", "2012", "channel=domestic", NONE, 600);
     t_flush (f->e, &f->cap);
@@ -136,7 +111,7 @@ static void test_retracting_a_ratio_side_removes_the_ratio (void **state)
 
 static void test_dirty_all_republishes_every_topic_with_a_value (void **state)
 {
-    s_fixture_t *f = *state;
+    t_engine_fixture_t *f = *state;
     t_add (f->e, "OC", "2012", "channel=abroad", NONE, 300);
     t_add (f->e, "OC", "2012", "channel=domestic", NONE, 600);
     t_add (f->e, "S", "2012-01", "", 1, NONE);
@@ -162,16 +137,17 @@ int main (void)
     ps_log_init ("test", PS_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_retract_takes_the_value_out_of_every_aggregate,
-                                         s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_retracted_cells_read_as_absent, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_retracted_cell_can_be_reported_again, s_setup,
-                                         s_teardown),
-        cmocka_unit_test_setup_teardown (test_retracting_nothing_changes_nothing, s_setup,
-                                         s_teardown),
-        cmocka_unit_test_setup_teardown (test_retracting_a_ratio_side_removes_the_ratio, s_setup,
-                                         s_teardown),
+                                         t_engine_setup, t_engine_teardown),
+        cmocka_unit_test_setup_teardown (test_retracted_cells_read_as_absent, t_engine_setup,
+                                         t_engine_teardown),
+        cmocka_unit_test_setup_teardown (test_retracted_cell_can_be_reported_again, t_engine_setup,
+                                         t_engine_teardown),
+        cmocka_unit_test_setup_teardown (test_retracting_nothing_changes_nothing, t_engine_setup,
+                                         t_engine_teardown),
+        cmocka_unit_test_setup_teardown (test_retracting_a_ratio_side_removes_the_ratio,
+                                         t_engine_setup, t_engine_teardown),
         cmocka_unit_test_setup_teardown (test_dirty_all_republishes_every_topic_with_a_value,
-                                         s_setup, s_teardown),
+                                         t_engine_setup, t_engine_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

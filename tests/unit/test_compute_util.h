@@ -18,6 +18,7 @@
 #include "ps_cells.h"
 #include "ps_engine.h"
 #include "ps_proto.h"
+#include "ps_ratios.h"
 
 /* A measure left out of a report. */
 #define NONE (-1)
@@ -241,5 +242,35 @@ static inline int t_str_is (const msgpack_object *map, const char *key, const ch
         if (d_ > 1e-9 * (w_ < 0 ? -w_ : w_) + 1e-12)                                               \
             fail_msg ("%s = %.12g, want %.12g", #value, v_, w_);                                   \
     } while (0)
+
+/* Epoch of the fixture's engine, carried by every update it emits. */
+#define T_ENGINE_EPOCH 99
+
+/*  A fixture of an engine with one ratio (OC abroad / domestic amount) and
+    a capture of what it emits, for cmocka's setup and teardown. */
+typedef struct {
+    ps_engine_t *e;
+    t_capture_t cap;
+} t_engine_fixture_t;
+
+static inline int t_engine_setup (void **state)
+{
+    t_engine_fixture_t *f = calloc (1, sizeof *f);
+    const char *conf = "r = OC/channel=abroad:amount / OC/channel=domestic:amount\n";
+    char err[128];
+    ps_ratios_t *ratios = ps_ratios_parse (conf, strlen (conf), "t", err, sizeof err);
+    f->e = ps_engine_new (&ratios, T_ENGINE_EPOCH);
+    *state = f;
+    return f->e ? 0 : -1;
+}
+
+static inline int t_engine_teardown (void **state)
+{
+    t_engine_fixture_t *f = *state;
+    t_capture_clear (&f->cap);
+    ps_engine_destroy (&f->e);
+    free (f);
+    return 0;
+}
 
 #endif
