@@ -1,7 +1,8 @@
 /*  tools/ps_input over the same bytes read as CSV and as JSON lines, the
     way `paystat send` reads a file. Properties: reading ends (every call
     consumes input or ends it); each row is a report within the protocol's
-    limits, or an error with its line, a field and a reason. */
+    limits (a measure unless it is a retraction), or an error with its line,
+    a field and a reason. */
 
 #include "fuzz.h"
 #include "ps_input.h"
@@ -27,7 +28,8 @@ static void s_read (const uint8_t *data, size_t size, ps_input_format_t format)
             FUZZ_CHECK (line >= 1 && line > last);
             last = line;
             FUZZ_CHECK (report.ndims <= PS_MAX_DIMS);
-            FUZZ_CHECK (report.has_count || report.has_amount);
+            /* A retraction withdraws a cell and carries no measure. */
+            FUZZ_CHECK (report.op == PS_OP_RETRACT || report.has_count || report.has_amount);
             FUZZ_CHECK (report.count >= 0 && report.amount >= 0);
             FUZZ_CHECK (strlen (report.source) <= PS_SOURCE_MAX);
             continue;
