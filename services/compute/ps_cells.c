@@ -262,3 +262,16 @@ size_t ps_cells_memory (const ps_cells_t *self)
            self->star_cap * sizeof (uint32_t) + ps_keytab_memory (self->cells) +
            ps_keytab_memory (self->series);
 }
+
+bool ps_cells_series_currency (const ps_cells_t *self, const ps_key_t *key,
+                               char code[PS_CURRENCY_LEN + 1])
+{
+    ps_key_t series = *key;
+    series.period = 0;
+    uint32_t id = ps_cells_series_find (self, &series);
+    uint16_t packed = id ? ps_cells_series_at (self, id)->currency : 0;
+    code[0] = '\0';
+    if (packed)
+        ps_currency_unpack (packed, code);
+    return packed != 0;
+}

@@ -127,6 +127,11 @@ size_t ps_cells_topic (const ps_cells_t *self, const ps_key_t *key, char *buf);
 uint16_t ps_currency_pack (const char *code);
 void ps_currency_unpack (uint16_t packed, char code[PS_CURRENCY_LEN + 1]);
 
+/*  Writes the currency of the series KEY belongs to (KEY's period ignored)
+    into CODE; returns false, with CODE "", when the series has none. */
+bool ps_cells_series_currency (const ps_cells_t *self, const ps_key_t *key,
+                               char code[PS_CURRENCY_LEN + 1]);
+
 /*  Bytes of heap held by the store (cells, series, strings, indexes). */
 size_t ps_cells_memory (const ps_cells_t *self);
 

@@ -109,20 +109,6 @@ static void s_pack_dims (msgpack_packer *pk, const ps_cells_t *cells, const ps_k
     }
 }
 
-/*  The currency of the series KEY belongs to, or "" when it has none. */
-static void s_series_currency (const ps_cells_t *cells, const ps_key_t *key,
-                               char code[PS_CURRENCY_LEN + 1])
-{
-    ps_key_t series = *key;
-    series.period = 0;
-    uint32_t id = ps_cells_series_find (cells, &series);
-    uint16_t packed = id ? ps_cells_series_at (cells, id)->currency : 0;
-    if (packed)
-        ps_currency_unpack (packed, code);
-    else
-        code[0] = '\0';
-}
-
 static void s_pack_header (msgpack_packer *pk, const ps_upstream_t *upstream, uint32_t nseries,
                            uint32_t ncells)
 {
@@ -182,7 +168,7 @@ static void s_pack_state (msgpack_packer *pk, const ps_cells_t *cells,
         char period[PS_PERIOD_STRLEN], code[PS_CURRENCY_LEN + 1];
         ps_period_t p = ps_period_unpack (c->key.period);
         ps_period_format (&p, period);
-        s_series_currency (cells, &c->key, code);
+        ps_cells_series_currency (cells, &c->key, code);
         msgpack_pack_array (pk, 7);
         s_pack_str (pk, ps_cells_source_name (cells, c->key.source));
         s_pack_str (pk, period);

@@ -280,26 +280,13 @@ static int s_shares (const ps_cells_t *cells, const s_reads_t *r, const s_plan_t
     return n;
 }
 
-/* The currency of KEY's series into CODE; false when none is known. */
-static bool s_currency (const ps_cells_t *cells, const ps_key_t *key,
-                        char code[PS_CURRENCY_LEN + 1])
-{
-    ps_key_t series = *key;
-    series.period = 0;
-    uint32_t sid = ps_cells_series_find (cells, &series);
-    uint16_t packed = sid ? ps_cells_series_at (cells, sid)->currency : 0;
-    if (packed)
-        ps_currency_unpack (packed, code);
-    return packed != 0;
-}
-
 S_INLINE void s_cell (const ps_cells_t *cells, uint32_t id, msgpack_packer *pk)
 {
     const ps_cell_t *c = ps_cells_at (cells, id);
     ps_key_t key = c->key;
     s_meas_t m = s_meas (c);
     char currency[PS_CURRENCY_LEN + 1];
-    if (m.has_amount && !s_currency (cells, &key, currency))
+    if (m.has_amount && !ps_cells_series_currency (cells, &key, currency))
         m.has_amount = false; /* unreachable: an amount always comes with its currency */
     s_reads_t reads;
     s_plan_t plan;
