@@ -37,7 +37,23 @@
 #define S_SETTLE_MS 60000 /* at most, for the feed to go quiet */
 #define S_LOG_TAIL  2000  /* bytes of a failed service's log shown */
 
-enum { S_INGEST, S_COMPUTE, S_PUBLISH, S_FEED, S_SNAPSHOT, S_HTTP, S_NENDPOINTS };
+/*  Endpoints: the five ZeroMQ ones and the dashboard are numbered from
+    --port; the services' operations endpoints (/metrics, /healthz, /readyz)
+    keep their defaults, 9101-9103, unless --port 0 picks every port. */
+enum {
+    S_INGEST,
+    S_COMPUTE,
+    S_PUBLISH,
+    S_FEED,
+    S_SNAPSHOT,
+    S_HTTP,
+    S_INGEST_OPS,
+    S_COMPUTE_OPS,
+    S_PUBLISH_OPS,
+    S_NENDPOINTS
+};
+#define S_NNUMBERED 6    /* from --port: S_INGEST .. S_HTTP */
+#define S_OPS_PORT  9101 /* S_INGEST_OPS with a fixed --port */
 
 #define S_NCHILDREN 4 /* publish, compute, ingest, gateway */
 
@@ -47,7 +63,7 @@ typedef struct {
     char log[PATH_MAX];
     char dir[PATH_MAX]; /* working directory */
     pid_t pid;          /* 0 when not running */
-    int binds[3];       /* endpoints it binds (S_INGEST...), -1 for none */
+    int binds[4];       /* endpoints it binds (S_INGEST...), -1 for none */
 } s_child_t;
 
 typedef struct {
@@ -199,7 +215,7 @@ static int s_start (s_demo_t *demo, s_child_t *child, char **args)
         return -1;
     }
     int64_t deadline = ps_clock_ms () + S_START_MS;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         int e = child->binds[i];
         while (e >= 0 && !s_port_open (demo->port[e])) {
             if (!s_alive (child))
@@ -279,8 +295,9 @@ static ps_option_t s_options[] = {
     {"ratios", NULL, PS_SOURCE_DIR "/data/ratios.conf", "ratio definitions for paystat-compute",
      false, NULL},
     {"port", NULL, "7401",
-     "first of 6 ports: ingest, compute, publish, feed, snapshot, dashboard (0: any free)", false,
-     NULL},
+     "first of 6 ports: ingest, compute, publish, feed, snapshot, dashboard (0: any free, "
+     "also for the services' /metrics ports, else 9101-9103)",
+     false, NULL},
     {"log-dir", NULL, NULL, "services' logs (default: a new directory in /tmp)", false, NULL},
     {"quiet-ms", NULL, "1500", "the feed is settled after this long without an update", false,
      NULL},
@@ -349,6 +366,9 @@ static int s_run (s_demo_t *demo, const char *data, long quiet_ms, bool no_wait)
     ps_sub_destroy (&sub);
     if (!no_wait) {
         printf ("\nDashboard: %s\n", demo->endpoint[S_HTTP]);
+        printf ("Metrics (ingest, compute, publish): http://127.0.0.1:%d/metrics "
+                "http://127.0.0.1:%d/metrics http://127.0.0.1:%d/metrics\n",
+                demo->port[S_INGEST_OPS], demo->port[S_COMPUTE_OPS], demo->port[S_PUBLISH_OPS]);
         printf ("\nServices running: ingest %s, feed %s, snapshot %s\n"
                 "Try: paystat sub --table --feed %s --snapshot %s\n"
                 "     paystat send --ingest %s FILE\n"
@@ -384,17 +404,18 @@ int ps_demo_main (int argc, char **argv)
         return rc > 0 ? PS_EXIT_OK : PS_EXIT_USAGE;
     long base, quiet_ms;
     if (ps_cli_log_init (s_options, program) != 0 ||
-        ps_config_long (s_options, "port", 0, 65535 - S_NENDPOINTS + 1, &base) != 0 ||
+        ps_config_long (s_options, "port", 0, 65535 - S_NNUMBERED + 1, &base) != 0 ||
         ps_config_long (s_options, "quiet-ms", 1, 600000, &quiet_ms) != 0)
         return PS_EXIT_USAGE;
     if (first != argc) {
         fprintf (stderr, "%s: unexpected argument '%s' (see --help)\n", program, argv[first]);
         return PS_EXIT_USAGE;
     }
-    s_demo_t demo = {.child = {{"publish", "", "", "", 0, {S_PUBLISH, S_FEED, S_SNAPSHOT}},
-                               {"compute", "", "", "", 0, {S_COMPUTE, -1, -1}},
-                               {"ingest", "", "", "", 0, {S_INGEST, -1, -1}},
-                               {"gateway", "", "", "", 0, {S_HTTP, -1, -1}}}};
+    s_demo_t demo = {
+        .child = {{"publish", "", "", "", 0, {S_PUBLISH, S_FEED, S_SNAPSHOT, S_PUBLISH_OPS}},
+                  {"compute", "", "", "", 0, {S_COMPUTE, S_COMPUTE_OPS, -1, -1}},
+                  {"ingest", "", "", "", 0, {S_INGEST, S_INGEST_OPS, -1, -1}},
+                  {"gateway", "", "", "", 0, {S_HTTP, -1, -1, -1}}}};
     const char *bin_dir = ps_config_get (s_options, "bin-dir")->value;
     for (int i = 0; i < S_NCHILDREN; i++)
         if (s_find_exe (bin_dir, demo.child[i].name, demo.child[i].exe) != 0) {
@@ -410,7 +431,7 @@ int ps_demo_main (int argc, char **argv)
     }
     for (int e = 0; e < S_NENDPOINTS; e++) {
         if (base != 0)
-            demo.port[e] = (int) base + e;
+            demo.port[e] = e < S_NNUMBERED ? (int) base + e : S_OPS_PORT + e - S_INGEST_OPS;
         snprintf (demo.endpoint[e], sizeof demo.endpoint[e], "tcp://127.0.0.1:%d", demo.port[e]);
     }
     snprintf (demo.endpoint[S_HTTP], sizeof demo.endpoint[S_HTTP], "http://127.0.0.1:%d/",
@@ -433,16 +454,19 @@ int ps_demo_main (int argc, char **argv)
     const char *ratios = ps_config_get (s_options, "ratios")->value;
     char **ep = (char *[]){demo.endpoint[0], demo.endpoint[1], demo.endpoint[2], demo.endpoint[3],
                            demo.endpoint[4]};
-    char *publish_args[] = {demo.child[0].exe, "--bind",     ep[S_PUBLISH],  "--feed",
-                            ep[S_FEED],        "--snapshot", ep[S_SNAPSHOT], NULL};
+    char listen[4][32]; /* the dashboard, then ingest's, compute's and publish's ops */
+    for (int i = 0; i < 4; i++)
+        snprintf (listen[i], sizeof listen[i], "127.0.0.1:%d",
+                  demo.port[i == 0 ? S_HTTP : S_INGEST_OPS + i - 1]);
+    char *publish_args[] = {demo.child[0].exe, "--bind",       ep[S_PUBLISH], "--feed",  ep[S_FEED],
+                            "--snapshot",      ep[S_SNAPSHOT], "--http",      listen[3], NULL};
     char *compute_args[] = {demo.child[1].exe, "--bind",   ep[S_COMPUTE],   "--publish",
-                            ep[S_PUBLISH],     "--ratios", (char *) ratios, NULL};
-    char *ingest_args[] = {demo.child[2].exe, "--bind",      ep[S_INGEST],
-                           "--compute",       ep[S_COMPUTE], NULL};
-    char listen[32];
-    snprintf (listen, sizeof listen, "127.0.0.1:%d", demo.port[S_HTTP]);
+                            ep[S_PUBLISH],     "--ratios", (char *) ratios, "--http",
+                            listen[2],         NULL};
+    char *ingest_args[] = {demo.child[2].exe, "--bind", ep[S_INGEST], "--compute",
+                           ep[S_COMPUTE],     "--http", listen[1],    NULL};
     char *gateway_args[] = {demo.child[3].exe, "--feed",   ep[S_FEED], "--snapshot",
-                            ep[S_SNAPSHOT],    "--listen", listen,     NULL};
+                            ep[S_SNAPSHOT],    "--listen", listen[0],  NULL};
     char **args[S_NCHILDREN] = {publish_args, compute_args, ingest_args, gateway_args};
 
     ps_signal_install ();
