@@ -101,8 +101,8 @@ int main (int argc, char **argv)
         for (size_t i = 0; i < self.topic_bytes; i++)
             self.topic[i] = "CEIL/2015-06-30/card=domestic,channel=web,"[i % 42];
     void *ctx = zmq_ctx_new ();
-    ps_sock_opts_t in_opts = {0, PS_MAX_FRAME, 0};
-    ps_sock_opts_t feed_opts = {(int) hwm, -1, 0};
+    ps_sock_opts_t in_opts = {.hwm = 0, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
+    ps_sock_opts_t feed_opts = {.hwm = (int) hwm, .maxmsgsize = -1, .linger_ms = 0};
     self.in = ps_sock_new (ctx, ZMQ_ROUTER, ps_config_get (opts, "bind")->value, true, &in_opts);
     self.feed = ps_sock_new (ctx, ZMQ_PUB, ps_config_get (opts, "feed")->value, true, &feed_opts);
     rc = 1;

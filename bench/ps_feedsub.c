@@ -186,7 +186,7 @@ ps_feedsub_t *ps_feedsub_new (void *ctx, const char *endpoint, bool ceiling, boo
     self->record = record;
     self->last_probe = -1;
     self->zone = msgpack_zone_new (MSGPACK_ZONE_CHUNK_SIZE);
-    ps_sock_opts_t opts = {S_RCVHWM, -1, 0};
+    ps_sock_opts_t opts = {.hwm = S_RCVHWM, .maxmsgsize = -1, .linger_ms = 0};
     self->sock = ps_sock_new (ctx, ZMQ_SUB, endpoint, false, &opts);
     if (!self->zone || !self->sock || zmq_setsockopt (self->sock, ZMQ_SUBSCRIBE, "", 0) != 0 ||
         pthread_create (&self->thread, NULL, s_run, self) != 0)

@@ -132,8 +132,8 @@ int main (int argc, char **argv)
     ps_signal_install ();
     self.reply = calloc (1, (size_t) self.reply_bytes);
     void *ctx = zmq_ctx_new ();
-    ps_sock_opts_t in_opts = {(int) hwm, PS_MAX_FRAME, 0};
-    ps_sock_opts_t out_opts = {(int) hwm, PS_MAX_FRAME, 0};
+    ps_sock_opts_t in_opts = {.hwm = (int) hwm, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
+    ps_sock_opts_t out_opts = {.hwm = (int) hwm, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
     self.in = ps_sock_new (ctx, ZMQ_ROUTER, ps_config_get (opts, "bind")->value, true, &in_opts);
     self.out =
         ps_sock_new (ctx, ZMQ_DEALER, ps_config_get (opts, "connect")->value, false, &out_opts);

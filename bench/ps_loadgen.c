@@ -633,7 +633,7 @@ int main (int argc, char **argv)
     for (int i = 0; i < nsubs; i++)
         if ((self.subs[self.nsubs++] = ps_feedsub_new (ctx, feed, self.ceiling, i == 0)) == NULL)
             return 1;
-    ps_sock_opts_t opts = {0, PS_MAX_FRAME, 0};
+    ps_sock_opts_t opts = {.hwm = 0, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
     self.sock =
         ps_sock_new (ctx, ZMQ_DEALER, ps_config_get (s_options, "ingest")->value, false, &opts);
     if (!self.sock)

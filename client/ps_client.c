@@ -2,6 +2,7 @@
 
 #include "ps_client.h"
 
+#include "ps_curve.h"
 #include "ps_log.h"
 #include "ps_proto.h"
 #include "ps_sock.h"
@@ -9,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -57,6 +59,9 @@ struct ps_client_t {
     int rcvhwm;
     int silence_ms; /* 0: from the heartbeats' interval */
     int snapshot_ms;
+    bool curve_on;
+    ps_curve_pair_t curve;
+    char curve_server[PS_CURVE_KEY_LEN + 1];
     void *sub;
     void *dealer;
     s_prefix_t *prefixes;
@@ -94,6 +99,14 @@ ps_client_t *ps_client_new (void *ctx, const ps_client_opts_t *opts)
     self->snapshot_ms =
         opts->snapshot_timeout_ms > 0 ? opts->snapshot_timeout_ms : S_DEFAULT_SNAPSHOT_MS;
     self->interval_ms = S_DEFAULT_INTERVAL_MS;
+    if (opts->curve) {
+        self->curve_on = true;
+        snprintf (self->curve.public_key, sizeof self->curve.public_key, "%s",
+                  opts->curve->public_key);
+        snprintf (self->curve.secret_key, sizeof self->curve.secret_key, "%s",
+                  opts->curve->secret_key);
+        snprintf (self->curve_server, sizeof self->curve_server, "%s", opts->curve->server_key);
+    }
     zmq_msg_init (&self->frames[0]);
     zmq_msg_init (&self->frames[1]);
     msgpack_sbuffer_init (&self->buf);
@@ -130,11 +143,56 @@ void ps_client_destroy (ps_client_t **self_p)
     free (self->stale);
     free (self->feed);
     free (self->snapshot);
+    /* The secret key does not outlive the client in memory. */
+    memset (&self->curve, 0, sizeof self->curve);
     free (self);
     *self_p = NULL;
 }
 
+int ps_client_curve_load (ps_client_curve_t *curve, const char *secret_path,
+                          const char *publish_key_path, char *err, size_t errlen)
+{
+    bool secret = secret_path && *secret_path;
+    bool server = publish_key_path && *publish_key_path;
+    if (!secret && !server)
+        return 1;
+    if (!server) {
+        snprintf (err, errlen, "--curve-secret needs --publish-key (publish's public key)");
+        return -1;
+    }
+    if (!secret) {
+        snprintf (err, errlen, "--publish-key needs --curve-secret (this subscriber's own key)");
+        return -1;
+    }
+    ps_curve_pair_t pair;
+    char why[512];
+    if (ps_curve_load_secret (secret_path, &pair, why, sizeof why) != 0) {
+        snprintf (err, errlen, "--curve-secret: %s", why);
+        return -1;
+    }
+    if (ps_curve_load_public (publish_key_path, curve->server_key, why, sizeof why) != 0) {
+        memset (&pair, 0, sizeof pair);
+        snprintf (err, errlen, "--publish-key: %s", why);
+        return -1;
+    }
+    memcpy (curve->public_key, pair.public_key, sizeof curve->public_key);
+    memcpy (curve->secret_key, pair.secret_key, sizeof curve->secret_key);
+    memset (&pair, 0, sizeof pair);
+    return 0;
+}
+
 /* ---- Sockets ------------------------------------------------------------- */
+
+/* Options of either socket, HWM aside: both use CURVE when it is on. */
+static ps_sock_opts_t s_sock_opts (const ps_client_t *self, int hwm)
+{
+    ps_sock_opts_t opts = {.hwm = hwm, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
+    if (self->curve_on) {
+        opts.curve = &self->curve;
+        memcpy (opts.curve_server, self->curve_server, sizeof opts.curve_server);
+    }
+    return opts;
+}
 
 static int s_subscribe_prefix (ps_client_t *self, const s_prefix_t *p, bool heartbeat)
 {
@@ -152,7 +210,7 @@ static int s_subscribe_prefix (ps_client_t *self, const s_prefix_t *p, bool hear
 static int s_open_feed (ps_client_t *self)
 {
     ps_sock_destroy (&self->sub);
-    ps_sock_opts_t opts = {self->rcvhwm, PS_MAX_FRAME, 0};
+    ps_sock_opts_t opts = s_sock_opts (self, self->rcvhwm);
     self->sub = ps_sock_new (self->ctx, ZMQ_SUB, self->feed, false, &opts);
     if (!self->sub)
         return -1;
@@ -172,7 +230,7 @@ static void s_request (ps_client_t *self, bool fresh)
     if (fresh)
         ps_sock_destroy (&self->dealer);
     if (!self->dealer) {
-        ps_sock_opts_t opts = {0, PS_MAX_FRAME, 0};
+        ps_sock_opts_t opts = s_sock_opts (self, 0);
         self->dealer = ps_sock_new (self->ctx, ZMQ_DEALER, self->snapshot, false, &opts);
     }
     self->req_deadline = ps_clock_ms () + self->snapshot_ms;
@@ -236,7 +294,7 @@ int ps_client_connect (ps_client_t *self)
 {
     if (self->nprefixes == 0 && ps_client_subscribe (self, "") != 0)
         return -1;
-    ps_sock_opts_t opts = {0, PS_MAX_FRAME, 0};
+    ps_sock_opts_t opts = s_sock_opts (self, 0);
     if (s_open_feed (self) != 0 ||
         !(self->dealer = ps_sock_new (self->ctx, ZMQ_DEALER, self->snapshot, false, &opts)))
         return -1;

@@ -21,7 +21,13 @@
     events, so a program that applies every event in order holds the
     view too. Single-threaded; one client per thread.
 
-        ps_client_opts_t opts = {"tcp://127.0.0.1:7404", "tcp://127.0.0.1:7405"};
+    When publish requires CURVE (--subscriber-keys), the client is given
+    its own key pair and publish's public key, and uses them on both of
+    its sockets: the feed would refuse it without, and the snapshot socket
+    too.
+
+        ps_client_opts_t opts = {.feed = "tcp://127.0.0.1:7404",
+                                 .snapshot = "tcp://127.0.0.1:7405"};
         ps_client_t *client = ps_client_new (ctx, &opts);
         ps_client_subscribe (client, "CMI/2012");
         ps_client_connect (client);
@@ -37,6 +43,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*  CURVE keys of a subscriber, Z85 text of 40 characters each (as in the
+    key files of `paystat keygen` and CZMQ). */
+typedef struct {
+    char public_key[41]; /* this subscriber's */
+    char secret_key[41]; /* this subscriber's */
+    char server_key[41]; /* publish's public key */
+} ps_client_curve_t;
+
 typedef struct {
     const char *feed;        /* publish's feed, SUB connects, e.g. tcp://127.0.0.1:7404 */
     const char *snapshot;    /* publish's snapshot socket, DEALER connects, e.g. :7405 */
@@ -44,6 +58,8 @@ typedef struct {
     int silence_ms;          /* nothing heard for this long: reconnect and resync; 0: three
                                 heartbeat intervals (3000 before the first heartbeat) */
     int snapshot_timeout_ms; /* a snapshot reply silent for this long is asked again; 0: 5000 */
+    const ps_client_curve_t *curve; /* CURVE on both sockets with these keys (copied); NULL:
+                                       plain sockets */
 } ps_client_opts_t;
 
 typedef enum {
@@ -80,6 +96,15 @@ typedef struct ps_client_t ps_client_t;
 /*  Creates a client in ZeroMQ context CTX (not owned) with OPTS, which
     must name both endpoints. Returns NULL when out of memory. */
 ps_client_t *ps_client_new (void *ctx, const ps_client_opts_t *opts);
+
+/*  Reads CURVE keys from files: the subscriber's key pair from SECRET_PATH
+    (NAME.key_secret) and publish's public key from PUBLISH_KEY_PATH
+    (NAME.key). Both NULL or "": returns 1, CURVE off. Else returns 0 with
+    *CURVE filled, or -1 with the reason in ERR, naming the file and the
+    option of paystat sub and paystat-gateway that gave it (--curve-secret,
+    --publish-key); one without the other is an error. */
+int ps_client_curve_load (ps_client_curve_t *curve, const char *secret_path,
+                          const char *publish_key_path, char *err, size_t errlen);
 
 /*  Destroys the client and its sockets, and sets *SELF_P to NULL; NULL-safe. */
 void ps_client_destroy (ps_client_t **self_p);

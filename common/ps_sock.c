@@ -11,6 +11,28 @@
 #include <zmq.h>
 
 static volatile sig_atomic_t s_stop = 0;
+static volatile sig_atomic_t s_reload = 0;
+
+/*  Sets CURVE up on SOCK as OPTS say. Returns 0, or -1 (errno). */
+static int s_curve (void *sock, const ps_sock_opts_t *opts)
+{
+    const ps_curve_pair_t *pair = opts->curve;
+    size_t len = PS_CURVE_KEY_LEN + 1;
+    if (opts->curve_server[0] == '\0') {
+        int on = 1;
+        const char *domain = opts->zap_domain ? opts->zap_domain : "";
+        return zmq_setsockopt (sock, ZMQ_ZAP_DOMAIN, domain, strlen (domain)) ||
+                       zmq_setsockopt (sock, ZMQ_CURVE_SERVER, &on, sizeof on) ||
+                       zmq_setsockopt (sock, ZMQ_CURVE_SECRETKEY, pair->secret_key, len)
+                   ? -1
+                   : 0;
+    }
+    return zmq_setsockopt (sock, ZMQ_CURVE_SERVERKEY, opts->curve_server, len) ||
+                   zmq_setsockopt (sock, ZMQ_CURVE_PUBLICKEY, pair->public_key, len) ||
+                   zmq_setsockopt (sock, ZMQ_CURVE_SECRETKEY, pair->secret_key, len)
+               ? -1
+               : 0;
+}
 
 static void *s_sock_new (void *ctx, int type, const char *endpoint, bool bind,
                          const ps_sock_opts_t *opts, bool announce)
@@ -20,7 +42,7 @@ static void *s_sock_new (void *ctx, int type, const char *endpoint, bool bind,
         ps_error ("cannot create socket", "error=\"%s\"", zmq_strerror (errno));
         return NULL;
     }
-    ps_sock_opts_t defaults = {0, -1, 1000};
+    ps_sock_opts_t defaults = {.hwm = 0, .maxmsgsize = -1, .linger_ms = 1000};
     if (!opts)
         opts = &defaults;
     if (opts->hwm > 0) {
@@ -30,6 +52,8 @@ static void *s_sock_new (void *ctx, int type, const char *endpoint, bool bind,
             zmq_setsockopt (sock, ZMQ_SNDHWM, &opts->hwm, sizeof opts->hwm);
         zmq_setsockopt (sock, ZMQ_RCVHWM, &opts->hwm, sizeof opts->hwm);
     }
+    if (opts->rcvhwm > 0)
+        zmq_setsockopt (sock, ZMQ_RCVHWM, &opts->rcvhwm, sizeof opts->rcvhwm);
     if (opts->maxmsgsize > 0)
         zmq_setsockopt (sock, ZMQ_MAXMSGSIZE, &opts->maxmsgsize, sizeof opts->maxmsgsize);
     zmq_setsockopt (sock, ZMQ_LINGER, &opts->linger_ms, sizeof opts->linger_ms);
@@ -38,6 +62,12 @@ static void *s_sock_new (void *ctx, int type, const char *endpoint, bool bind,
         zmq_setsockopt (sock, ZMQ_IMMEDIATE, &on, sizeof on);
         zmq_setsockopt (sock, ZMQ_PROBE_ROUTER, &on, sizeof on);
     }
+    if (opts->curve && s_curve (sock, opts) != 0) {
+        ps_error ("cannot set CURVE up", "endpoint=%s error=\"%s\"", endpoint,
+                  zmq_strerror (errno));
+        zmq_close (sock);
+        return NULL;
+    }
     int rc = bind ? zmq_bind (sock, endpoint) : zmq_connect (sock, endpoint);
     if (rc != 0) {
         ps_error (bind ? "cannot bind" : "cannot connect", "endpoint=%s error=\"%s\"", endpoint,
@@ -45,7 +75,8 @@ static void *s_sock_new (void *ctx, int type, const char *endpoint, bool bind,
         zmq_close (sock);
         return NULL;
     }
-    ps_info (bind ? "bound" : "connected", "endpoint=%s", endpoint);
+    ps_info (bind ? "bound" : "connected", "endpoint=%s curve=%s", endpoint,
+             opts->curve ? "on" : "off");
     return sock;
 }
 
@@ -73,6 +104,12 @@ static void s_on_signal (int sig)
     s_stop = 1;
 }
 
+static void s_on_reload (int sig)
+{
+    (void) sig;
+    s_reload = 1;
+}
+
 void ps_signal_install (void)
 {
     struct sigaction sa;
@@ -81,7 +118,25 @@ void ps_signal_install (void)
     sigemptyset (&sa.sa_mask);
     sigaction (SIGINT, &sa, NULL);
     sigaction (SIGTERM, &sa, NULL);
+    sigaction (SIGHUP, &sa, NULL);
     signal (SIGPIPE, SIG_IGN);
+}
+
+void ps_signal_catch_reload (void)
+{
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_reload;
+    sigemptyset (&sa.sa_mask);
+    sigaction (SIGHUP, &sa, NULL);
+}
+
+bool ps_signal_reload (void)
+{
+    if (!s_reload)
+        return false;
+    s_reload = 0;
+    return true;
 }
 
 bool ps_signal_stop (void)

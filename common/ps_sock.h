@@ -8,11 +8,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ps_curve.h"
+
 typedef struct {
     int hwm;            /* send and receive high-water mark, messages (0 = libzmq default;
                            a SUB's applies to what it receives only) */
     int64_t maxmsgsize; /* ZMQ_MAXMSGSIZE for untrusted peers, -1 = none */
     int linger_ms;      /* ZMQ_LINGER */
+    /* CURVE (ps_security fills these): this end's key pair, NULL for a
+       plain socket; a client's server public key ("" on a server); a
+       server's ZAP domain. */
+    const ps_curve_pair_t *curve;
+    char curve_server[PS_CURVE_KEY_LEN + 1];
+    const char *zap_domain;
+    /* If > 0, the receive high-water mark instead of hwm: an XPUB receives
+       only subscriptions, and should take few ahead of its reader. */
+    int rcvhwm;
 } ps_sock_opts_t;
 
 /*  Creates a socket of TYPE in CTX with OPTS (NULL: defaults) and binds
@@ -31,12 +42,21 @@ void *ps_sock_new_announced (void *ctx, const char *endpoint, const ps_sock_opts
 /*  Closes *SOCK_P (if not NULL) and sets it to NULL. */
 void ps_sock_destroy (void **sock_p);
 
-/*  Installs SIGINT and SIGTERM handlers that only set a flag (libzmq calls
-    then fail with EINTR, so blocking loops notice), and ignores SIGPIPE. */
+/*  Installs SIGINT, SIGTERM and SIGHUP handlers that only set a flag
+    (libzmq calls then fail with EINTR, so blocking loops notice), and
+    ignores SIGPIPE. */
 void ps_signal_install (void);
 
-/*  True once SIGINT or SIGTERM has arrived. */
+/*  Makes SIGHUP ask for a reload (ps_signal_reload) instead of a stop:
+    for services that re-read their keys and permissions. */
+void ps_signal_catch_reload (void);
+
+/*  True once SIGINT or SIGTERM (or SIGHUP, unless caught for reloads)
+    has arrived. */
 bool ps_signal_stop (void);
+
+/*  True once per SIGHUP caught for a reload since the last call. */
+bool ps_signal_reload (void);
 
 /*  Monotonic clock in milliseconds / microseconds. */
 int64_t ps_clock_ms (void);

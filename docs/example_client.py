@@ -17,7 +17,9 @@ prove it exact:
 
 Run it:  python3 docs/example_client.py --feed tcp://127.0.0.1:7404 \\
              --snapshot tcp://127.0.0.1:7405 CMI/2012/
-It prints one JSON line per change, like `paystat sub`.
+It prints one JSON line per change, like `paystat sub`. For a publish that
+requires CURVE, add --curve-secret ME.key_secret --publish-key publish.key
+(key files of `paystat keygen`).
 
 replay() shows the other use of the snapshot socket: every message since a
 seq, for consumers that keep their own state.
@@ -30,6 +32,7 @@ import time
 
 import msgpack
 import zmq
+import zmq.auth
 
 HB = "$hb"
 SNAPSHOT = "$snapshot"
@@ -232,8 +235,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--feed", default="tcp://127.0.0.1:7404")
     parser.add_argument("--snapshot", default="tcp://127.0.0.1:7405")
+    parser.add_argument("--curve-secret", help="this subscriber's key pair (NAME.key_secret)")
+    parser.add_argument("--publish-key", help="publish's public key (NAME.key)")
     parser.add_argument("prefixes", nargs="*", metavar="PREFIX")
     args = parser.parse_args()
+    if bool(args.curve_secret) != bool(args.publish_key):
+        parser.error("--curve-secret and --publish-key go together")
+    if args.curve_secret:
+        # Options set on the context apply to every socket made from it
+        # afterwards: the feed's SUB and each snapshot DEALER.
+        ctx = zmq.Context.instance()
+        ctx.curve_publickey, ctx.curve_secretkey = zmq.auth.load_certificate(args.curve_secret)
+        ctx.curve_serverkey = zmq.auth.load_certificate(args.publish_key)[0]
     for kind, a, b in Subscriber(args.feed, args.snapshot, args.prefixes).events():
         if kind == "update":
             line = dict(b, topic=a)

@@ -1,7 +1,8 @@
 /*  paystat: the command-line client. Each subcommand lives in its own
-    module (ps_send, ps_sub, ps_demo); this file only dispatches. */
+    module (ps_send, ps_sub, ps_demo, ps_keygen); this file only dispatches. */
 
 #include "ps_demo.h"
+#include "ps_keygen.h"
 #include "ps_send.h"
 #include "ps_sub.h"
 
@@ -22,6 +23,8 @@ static const s_command_t s_commands[] = {
     {"send", ps_send_main, "send FILE|-       send reports (CSV or JSON lines) to ingest"},
     {"sub", ps_sub_main, "sub [PREFIX...]   print feed messages as JSON lines or a table"},
     {"demo", ps_demo_main, "demo              run the services on the bundled dataset"},
+    {"keygen", ps_keygen_main,
+     "keygen NAME       write a CURVE key pair (NAME.key, NAME.key_secret)"},
 };
 
 static void s_usage (FILE *out)

@@ -323,7 +323,7 @@ static int s_run (s_demo_t *demo, const char *data, long quiet_ms, bool no_wait)
 {
     void *ctx = zmq_ctx_new ();
     ps_sub_t *sub =
-        ctx ? ps_sub_new (ctx, demo->endpoint[S_FEED], demo->endpoint[S_SNAPSHOT], NULL, 0, 0)
+        ctx ? ps_sub_new (ctx, demo->endpoint[S_FEED], demo->endpoint[S_SNAPSHOT], NULL, 0, 0, NULL)
             : NULL;
     ps_table_t *table = ps_table_new ();
     int status = PS_EXIT_UNREACHABLE;
@@ -346,7 +346,7 @@ static int s_run (s_demo_t *demo, const char *data, long quiet_ms, bool no_wait)
     ps_send_default_producer (producer);
     ps_send_job_t job = {data,
                          ps_input_format_guess (data),
-                         {demo->endpoint[S_INGEST], producer, 1, 500, 4, 3000, 5},
+                         {demo->endpoint[S_INGEST], producer, 1, 500, 4, 3000, 5, NULL},
                          false};
     printf ("Sending %s\n", data);
     fflush (stdout);

@@ -2,6 +2,7 @@
 
 #include "ps_send.h"
 #include "ps_cli.h"
+#include "ps_security.h"
 #include "ps_sock.h"
 
 #include <errno.h>
@@ -194,10 +195,16 @@ static ps_option_t s_options[] = {
      NULL},
     {"retries", NULL, "5", "reconnections in a row without an answer before giving up", false,
      NULL},
-    {"producer", NULL, NULL, "producer id [A-Za-z0-9_.:-]{1,64} (default <host>-<pid>-<ms>)", false,
-     NULL},
+    {"producer", NULL, NULL,
+     "producer id [A-Za-z0-9_.:-]{1,64} (default <host>-<pid>-<ms>; with a key NAME.key_secret, "
+     "NAME:<host>-<pid>-<ms>)",
+     false, NULL},
     {"first-seq", NULL, "1", "sequence number of the first batch", false, NULL},
     {"no-progress", NULL, NULL, "no progress bar even when stderr is a terminal", true, NULL},
+    {"curve-secret", "PAYSTAT_CURVE_SECRET", NULL,
+     "this producer's secret key file (paystat keygen): CURVE to ingest", false, NULL},
+    {"ingest-key", "PAYSTAT_INGEST_KEY", NULL, "ingest's public key file (with --curve-secret)",
+     false, NULL},
     PS_CLI_LOG_OPTION,
     PS_OPTION_END};
 
@@ -223,6 +230,12 @@ static const char *s_description =
     "Batches that get no ack within --timeout-ms are sent again on a new connection\n"
     "with the same producer and seq, which ingest deduplicates.\n"
     "\n"
+    "CURVE: with --curve-secret and --ingest-key the connection is encrypted and\n"
+    "authenticated; ingest lets only listed keys in, and takes batches from a key\n"
+    "only under its own name as producer (NAME or NAME:anything): the default\n"
+    "producer id starts with the name of the key file (NAME.key_secret). A key\n"
+    "ingest refuses gets no answer at all.\n"
+    "\n"
     "Exit status: 0 all accepted, 1 some rows rejected, 2 usage or unreadable input,\n"
     "3 ingest unreachable, 130 interrupted.";
 
@@ -238,6 +251,53 @@ static int s_check_producer (const char *id)
         return -1;
     }
     return 0;
+}
+
+/*  Sets CURVE up in OPTS from --curve-secret and --ingest-key (both or
+    neither). Returns the keys' holder, or NULL after printing why. */
+static ps_security_t *s_secure (void *ctx, ps_sock_opts_t *opts)
+{
+    const char *program = "paystat send";
+    const char *secret = ps_config_get (s_options, "curve-secret")->value;
+    const char *ingest_key = ps_config_get (s_options, "ingest-key")->value;
+    char err[512];
+    ps_security_t *security = ps_security_new (ctx, secret, err, sizeof err);
+    if (!security)
+        fprintf (stderr, "%s: --curve-secret: %s\n", program, err);
+    else if (ps_security_client (security, "ingest-key", ingest_key, opts, err, sizeof err) != 0)
+        fprintf (stderr, "%s: %s\n", program, err);
+    else if (ps_security_on (security) && !opts->curve)
+        fprintf (stderr, "%s: --curve-secret needs --ingest-key: ingest's public key\n", program);
+    else
+        return security;
+    ps_security_destroy (&security);
+    return NULL;
+}
+
+/*  The producer id when none is given: <host>-<pid>-<ms>, unique per run
+    since each run numbers its batches from 1; with a key, prefixed by the
+    key's name (NAME.key_secret), the only producer ids ingest takes from it. */
+static void s_default_producer (char *buf)
+{
+    char suffix[PS_ID_MAX + 1];
+    ps_send_default_producer (suffix);
+    const char *secret = ps_config_get (s_options, "curve-secret")->value;
+    const char *base = secret ? strrchr (secret, '/') : NULL;
+    base = base ? base + 1 : secret;
+    size_t len = base ? strlen (base) : 0;
+    const char *ext = ".key_secret";
+    size_t name =
+        len > strlen (ext) && strcmp (base + len - strlen (ext), ext) == 0 ? len - strlen (ext) : 0;
+    if (name == 0 || name > PS_ID_MAX - 16) {
+        memcpy (buf, suffix, strlen (suffix) + 1);
+        return;
+    }
+    /* Short of room, the suffix keeps its end, -<pid>-<ms>, what makes it unique. */
+    size_t keep = strlen (suffix), room = PS_ID_MAX - name - 1;
+    const char *tail = suffix + (keep > room ? keep - room : 0);
+    memcpy (buf, base, name);
+    buf[name] = ':';
+    memcpy (buf + name + 1, tail, strlen (tail) + 1);
 }
 
 int ps_send_main (int argc, char **argv)
@@ -275,7 +335,7 @@ int ps_send_main (int argc, char **argv)
     char producer[PS_ID_MAX + 1];
     const char *id = ps_config_get (s_options, "producer")->value;
     if (!id) {
-        ps_send_default_producer (producer);
+        s_default_producer (producer);
         id = producer;
     }
     if (s_check_producer (id) != 0)
@@ -286,14 +346,29 @@ int ps_send_main (int argc, char **argv)
                                       (uint32_t) batch_size,
                                       (uint32_t) window,
                                       (int) timeout_ms,
-                                      (int) retries};
+                                      (int) retries,
+                                      NULL};
     ps_signal_install ();
     void *ctx = zmq_ctx_new ();
     if (!ctx) {
         fprintf (stderr, "%s: cannot create a ZeroMQ context: %s\n", program, zmq_strerror (errno));
         return PS_EXIT_USAGE;
     }
-    int status = ps_send_run (ctx, &job, stdout);
+    ps_sock_opts_t curve = {.linger_ms = 0};
+    ps_security_t *security = s_secure (ctx, &curve);
+    int status = PS_EXIT_USAGE;
+    if (security) {
+        job.sender.curve = curve.curve ? &curve : NULL;
+        status = ps_send_run (ctx, &job, stdout);
+    }
+    /* A refused handshake is silent: say what to check. */
+    if (status == PS_EXIT_UNREACHABLE && job.sender.curve)
+        fprintf (stderr,
+                 "%s: with CURVE, ingest does not answer a key it refuses: is this key "
+                 "(--curve-secret) among ingest's --producer-keys, and is --ingest-key "
+                 "ingest's public key?\n",
+                 program);
+    ps_security_destroy (&security);
     zmq_ctx_term (ctx);
     return status;
 }

@@ -66,7 +66,11 @@ static int s_set_error (ps_sender_t *self, const char *fmt, ...)
 static int s_connect (ps_sender_t *self)
 {
     /* Linger 0: a closed socket must not keep resending behind our back. */
-    ps_sock_opts_t opts = {0, PS_MAX_FRAME, 0};
+    ps_sock_opts_t opts = {.hwm = 0, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
+    if (self->config.curve) {
+        opts.curve = self->config.curve->curve;
+        memcpy (opts.curve_server, self->config.curve->curve_server, sizeof opts.curve_server);
+    }
     self->sock = ps_sock_new (self->ctx, ZMQ_DEALER, self->config.endpoint, false, &opts);
     if (!self->sock)
         return s_set_error (self, "cannot connect to %s", self->config.endpoint);

@@ -10,7 +10,8 @@
     (journal full, say) holds new batches back and resends the refused
     ones, in order, after a pause that grows up to TIMEOUT_MS, for as long
     as ingest keeps answering so. Each rejected report is handed to a
-    callback with the input line it came from. */
+    callback with the input line it came from. With CURVE, ingest does
+    not answer a key it refuses at all: that too ends as "no answer". */
 
 #ifndef PS_SENDER_H_INCLUDED
 #define PS_SENDER_H_INCLUDED
@@ -18,6 +19,7 @@
 #include <stdint.h>
 
 #include "ps_proto.h"
+#include "ps_sock.h"
 
 typedef struct {
     const char *endpoint; /* ingest front door */
@@ -27,6 +29,9 @@ typedef struct {
     uint32_t window;      /* batches in flight, >= 1 */
     int timeout_ms;       /* wait for an ack before recovering, >= 1 */
     int retries;          /* recoveries in a row before giving up, >= 0 */
+    /* CURVE as ps_security_client set it up (key pair, ingest's public
+       key), or NULL for a plain connection. */
+    const ps_sock_opts_t *curve;
 } ps_sender_config_t;
 
 typedef struct {

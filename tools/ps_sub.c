@@ -25,12 +25,12 @@ struct ps_sub_t {
 };
 
 ps_sub_t *ps_sub_new (void *ctx, const char *feed, const char *snapshot, char **prefixes,
-                      int nprefixes, int rcvhwm)
+                      int nprefixes, int rcvhwm, const ps_client_curve_t *curve)
 {
     ps_sub_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    ps_client_opts_t opts = {feed, snapshot, rcvhwm, 0, 0};
+    ps_client_opts_t opts = {.feed = feed, .snapshot = snapshot, .rcvhwm = rcvhwm, .curve = curve};
     self->client = ps_client_new (ctx, &opts);
     if (!self->client)
         goto err;
@@ -143,6 +143,11 @@ static ps_option_t s_options[] = {
      NULL},
     {"rcvhwm", NULL, "100000", "feed messages queued in this client before publish drops some",
      false, NULL},
+    {"curve-secret", "PAYSTAT_CURVE_SECRET", NULL,
+     "this subscriber's CURVE key pair (NAME.key_secret), for a secured publish", false, NULL},
+    {"publish-key", "PAYSTAT_PUBLISH_KEY", NULL,
+     "publish's public key (NAME.key): CURVE on the feed and snapshot, needs --curve-secret", false,
+     NULL},
     PS_CLI_LOG_OPTION,
     PS_OPTION_END};
 
@@ -197,11 +202,22 @@ int ps_sub_main (int argc, char **argv)
     bool live = as_table && isatty (fileno (stdout));
     const char *feed = ps_config_get (s_options, "feed")->value;
     const char *snapshot = ps_config_get (s_options, "snapshot")->value;
+    ps_client_curve_t curve;
+    char err[600];
+    int curve_rc =
+        ps_client_curve_load (&curve, ps_config_get (s_options, "curve-secret")->value,
+                              ps_config_get (s_options, "publish-key")->value, err, sizeof err);
+    if (curve_rc < 0) {
+        fprintf (stderr, "%s: %s\n", program, err);
+        return PS_EXIT_USAGE;
+    }
 
     ps_signal_install ();
     void *ctx = zmq_ctx_new ();
-    ps_sub_t *sub =
-        ctx ? ps_sub_new (ctx, feed, snapshot, argv + first, argc - first, (int) rcvhwm) : NULL;
+    ps_sub_t *sub = ctx ? ps_sub_new (ctx, feed, snapshot, argv + first, argc - first, (int) rcvhwm,
+                                      curve_rc == 0 ? &curve : NULL)
+                        : NULL;
+    memset (&curve, 0, sizeof curve);
     ps_table_t *table = as_table ? ps_table_new () : NULL;
     int status = PS_EXIT_OK;
     if (!sub || (as_table && !table)) {

@@ -23,10 +23,11 @@ typedef struct ps_sub_t ps_sub_t;
 
 /*  Creates a subscriber in CTX on publish's FEED and SNAPSHOT endpoints
     for the NPREFIXES topic PREFIXES (none: every topic), queueing at most
-    RCVHWM feed messages (0: the client's default). Returns NULL when out
-    of memory or when an endpoint is not usable (logged). */
+    RCVHWM feed messages (0: the client's default), with CURVE keys CURVE
+    (NULL: plain sockets). Returns NULL when out of memory or when an
+    endpoint is not usable (logged). */
 ps_sub_t *ps_sub_new (void *ctx, const char *feed, const char *snapshot, char **prefixes,
-                      int nprefixes, int rcvhwm);
+                      int nprefixes, int rcvhwm, const ps_client_curve_t *curve);
 
 /*  Destroys a subscriber and sets *SELF_P to NULL; NULL-safe. */
 void ps_sub_destroy (ps_sub_t **self_p);

@@ -5,7 +5,13 @@
     of every topic that changed, conflated to at most one per topic per
     flush interval. Its state is checkpointed (ps_checkpoint) with the
     journal positions it reflects; after a restart it resumes from the
-    checkpoint and asks each ingest for what followed. */
+    checkpoint and asks each ingest for what followed.
+
+    With CURVE on (--curve-secret), only the ingests whose keys are in
+    --ingest-keys get through the handshake, and each may speak only for
+    the ingest id its key is named after: a compromised ingest cannot move
+    another's position or inject entries in its name. SIGHUP re-reads the
+    keys. */
 
 #include "ps_checkpoint.h"
 #include "ps_config.h"
@@ -15,6 +21,7 @@
 #include "ps_ops.h"
 #include "ps_proto.h"
 #include "ps_ratios.h"
+#include "ps_security.h"
 #include "ps_sock.h"
 #include "ps_upstream.h"
 
@@ -28,6 +35,8 @@
 #define S_DRAIN_MAX 256
 /* How long shutdown may wait for publish to take the last updates. */
 #define S_SHUTDOWN_MS 5000
+/* Messages refused for their key are logged at most this often. */
+#define S_REFUSED_LOG_MS 1000
 
 static int s_emit (void *sock, const void *frame, size_t size)
 {
@@ -58,6 +67,10 @@ typedef struct {
     size_t last_checkpoint_bytes;
     uint64_t checkpoints;
     zmq_msg_t parts[S_MAX_PARTS];
+    ps_security_t *security;
+    uint64_t refused;          /* messages whose key may not speak for their ingest id */
+    uint64_t refused_unlogged; /* of those, not logged yet */
+    int64_t refused_logged_ms; /* when one was last logged */
 } s_server_t;
 
 /* Receives one whole message into server->parts. Returns the number of
@@ -95,18 +108,44 @@ static void s_position (s_server_t *server, const char *ingest, bool resend, con
         ps_sock_send (server->in, server->reply.data, server->reply.size, 0);
 }
 
+/* True when BODY's sender may speak for ingest id INGEST: with CURVE on,
+   its key must still be allowed and be named INGEST. Refusals are counted
+   and logged at most once per S_REFUSED_LOG_MS, since a peer could send
+   them as fast as it likes. */
+static bool s_admit (s_server_t *server, zmq_msg_t *body, const char *ingest)
+{
+    char name[PS_CURVE_NAME_MAX + 1];
+    bool known = ps_security_peer (server->security, PS_DOMAIN_INGEST, body, name);
+    if (known && (!ps_security_on (server->security) || strcmp (name, ingest) == 0))
+        return true;
+    server->refused++;
+    server->refused_unlogged++;
+    int64_t now = ps_clock_ms ();
+    if (server->refused_logged_ms == 0 || now - server->refused_logged_ms >= S_REFUSED_LOG_MS) {
+        ps_warn (known ? "message ignored: an ingest's key may only speak for the ingest id "
+                         "it is named after"
+                       : "message ignored: its key is no longer allowed",
+                 "key=%s ingest=%s refused_since_last_log=%" PRIu64, known ? name : "?", ingest,
+                 server->refused_unlogged);
+        server->refused_logged_ms = now;
+        server->refused_unlogged = 0;
+    }
+    return false;
+}
+
 /* A hello: ingest asks where to resume; every entry after the last one
    applied is asked for again. */
-static void s_hello (s_server_t *server, const zmq_msg_t *route, const zmq_msg_t *body)
+static void s_hello (s_server_t *server, const zmq_msg_t *route, zmq_msg_t *body)
 {
     ps_hello_t hello;
     ps_error_t err;
-    if (ps_hello_decode (zmq_msg_data ((zmq_msg_t *) body), zmq_msg_size ((zmq_msg_t *) body),
-                         &hello, &err) != 0) {
+    if (ps_hello_decode (zmq_msg_data (body), zmq_msg_size (body), &hello, &err) != 0) {
         ps_warn ("bad frame from ingest dropped", "code=%s field=%s reason=\"%s\"",
                  ps_err_name (err.code), err.field ? err.field : "", err.reason);
         return;
     }
+    if (!s_admit (server, body, hello.ingest))
+        return;
     const void *id = zmq_msg_data ((zmq_msg_t *) route);
     size_t id_len = zmq_msg_size ((zmq_msg_t *) route);
     if (ps_upstream_hello (server->upstream, &hello, id, id_len) != 0)
@@ -159,9 +198,10 @@ static void s_handle (s_server_t *server, int nparts)
        ingest. Ingest journals only what it encoded itself, so a real entry
        decodes; one that did not would be refused again on every resend,
        holding its ingest back loudly rather than being skipped. */
-    if (ps_batch_decode (b, zmq_msg_data (body), zmq_msg_size (body), true, &err) == 0)
-        s_entry (server, b, &server->parts[0]);
-    else if (err.code == PS_E_TYPE && err.field && strcmp (err.field, "type") == 0)
+    if (ps_batch_decode (b, zmq_msg_data (body), zmq_msg_size (body), true, &err) == 0) {
+        if (s_admit (server, body, b->ingest))
+            s_entry (server, b, &server->parts[0]);
+    } else if (err.code == PS_E_TYPE && err.field && strcmp (err.field, "type") == 0)
         s_hello (server, &server->parts[0], body);
     else
         ps_warn ("bad frame from ingest dropped", "bytes=%zu code=%s field=%s reason=\"%s\"",
@@ -271,6 +311,10 @@ static int s_run (s_server_t *server, long flush_ms)
 {
     int64_t next_flush = 0;
     while (!ps_signal_stop ()) {
+        char err[512];
+        if (ps_signal_reload () && ps_security_reload (server->security, err, sizeof err) != 0)
+            ps_error ("cannot reload the keys; the previous ones stay in force", "reason=\"%s\"",
+                      err);
         int64_t now = ps_clock_ms ();
         if (now >= server->next_checkpoint) {
             s_checkpoint (server);
@@ -350,6 +394,18 @@ static void s_collect (void *arg, ps_metrics_t *m)
     ps_metrics_gauge (m, "paystat_compute_publish_unconfirmed",
                       "Update frames sent to publish and not yet confirmed.", NULL,
                       (double) (ps_engine_useq (server->engine) - server->confirmed));
+    if (!ps_security_on (server->security))
+        return;
+    ps_metrics_counter (m, "paystat_compute_curve_handshakes_total",
+                        "CURVE handshakes on the ingests' socket, by result.",
+                        "result=\"admitted\"", ps_security_admitted (server->security));
+    ps_metrics_counter (m, "paystat_compute_curve_handshakes_total",
+                        "CURVE handshakes on the ingests' socket, by result.", "result=\"refused\"",
+                        ps_security_refused (server->security));
+    ps_metrics_counter (m, "paystat_compute_ingest_frames_refused_total",
+                        "Messages ignored because their key may not speak for their ingest id "
+                        "(or is no longer allowed).",
+                        NULL, server->refused);
 }
 
 static const char *s_ready (void *arg)
@@ -375,16 +431,29 @@ int main (int argc, char **argv)
          "interval in ms between checkpoints (when something changed; at least 10 times what "
          "the last one took); ingest keeps its journal until one covers it",
          false, NULL},
+        {"curve-secret", "PAYSTAT_COMPUTE_CURVE_SECRET", NULL,
+         "compute's CURVE key pair (NAME.key_secret): CURVE on --bind, needs --ingest-keys", false,
+         NULL},
+        {"ingest-keys", "PAYSTAT_INGEST_KEYS", NULL,
+         "ingests allowed on --bind: directory of NAME.key or \"NAME KEY\" list; NAME must be "
+         "the ingest's --id (SIGHUP re-reads)",
+         false, NULL},
+        {"publish-key", "PAYSTAT_PUBLISH_KEY", NULL,
+         "publish's public key (NAME.key): CURVE on the link to --publish, needs --curve-secret",
+         false, NULL},
         {"http", "PAYSTAT_COMPUTE_HTTP", "127.0.0.1:9102",
          "address of /metrics, /healthz and /readyz (\"off\" for none)", false, NULL},
         {"log-level", "PAYSTAT_LOG_LEVEL", "info", "debug, info, warn or error", false, NULL},
         PS_OPTION_END};
     int first_arg;
-    int rc = ps_config_parse (opts, argc, argv, "paystat-compute", "[options]",
-                              "Aggregates accepted reports into cells at every rollup level and "
-                              "publishes their indicators.\nSIGINT/SIGTERM: stop reading, "
-                              "write a checkpoint, publish what is pending, exit 0.",
-                              &first_arg);
+    int rc =
+        ps_config_parse (opts, argc, argv, "paystat-compute", "[options]",
+                         "Aggregates accepted reports into cells at every rollup level and "
+                         "publishes their indicators.\nSIGINT/SIGTERM: stop reading, "
+                         "write a checkpoint, publish what is pending, exit 0.\n"
+                         "SIGHUP: re-read --ingest-keys (connections are kept, but what an ingest "
+                         "whose key was\nremoved sends is ignored).",
+                         &first_arg);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     if (first_arg < argc) {
@@ -416,20 +485,46 @@ int main (int argc, char **argv)
         }
     }
     size_t nratios = ratios ? ps_ratios_count (ratios) : 0;
+
+    /* Keys are read before any work, so that a bad one stops the start. */
+    void *ctx = zmq_ctx_new ();
+    ps_sock_opts_t in_opts = {.hwm = 0, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
+    ps_sock_opts_t out_opts = {.hwm = 0, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
+    char err[512];
+    char why[400];
+    ps_security_t *security =
+        ps_security_new (ctx, ps_config_get (opts, "curve-secret")->value, why, sizeof why);
+    if (!security)
+        snprintf (err, sizeof err, "--curve-secret: %s", why);
+    if (!security ||
+        ps_security_server (security, PS_DOMAIN_INGEST, "ingest-keys",
+                            ps_config_get (opts, "ingest-keys")->value, &in_opts, err,
+                            sizeof err) != 0 ||
+        ps_security_client (security, "publish-key", ps_config_get (opts, "publish-key")->value,
+                            &out_opts, err, sizeof err) != 0) {
+        fprintf (stderr, "paystat-compute: %s\n", err);
+        ps_security_destroy (&security);
+        ps_ratios_destroy (&ratios);
+        zmq_ctx_term (ctx);
+        return 2;
+    }
+    ps_security_check_bind (security, "bind", ps_config_get (opts, "bind")->value);
     uint64_t epoch = (uint64_t) ps_wall_us ();
     ps_engine_t *engine = ps_engine_new (&ratios, epoch);
     ps_ratios_destroy (&ratios);
     if (!engine) {
         ps_error ("out of memory", NULL);
+        ps_security_destroy (&security);
+        zmq_ctx_term (ctx);
         return 1;
     }
 
     s_server_t server = {0};
     server.engine = engine;
+    server.security = security;
     server.checkpoint_ms = checkpoint_ms;
     msgpack_sbuffer_init (&server.reply);
     const char *data_dir = ps_config_get (opts, "data-dir")->value;
-    char err[512];
     ps_checkpoint_stats_t loaded = {0};
     server.upstream = ps_upstream_new ();
     server.datadir = ps_datadir_open (data_dir, err, sizeof err);
@@ -444,6 +539,8 @@ int main (int argc, char **argv)
         ps_upstream_destroy (&server.upstream);
         ps_datadir_destroy (&server.datadir);
         ps_engine_destroy (&engine);
+        ps_security_destroy (&security);
+        zmq_ctx_term (ctx);
         return 1;
     }
     if (loaded_rc == 0)
@@ -451,9 +548,7 @@ int main (int argc, char **argv)
                  loaded.cells, loaded.series, loaded.bytes);
 
     ps_signal_install ();
-    void *ctx = zmq_ctx_new ();
-    ps_sock_opts_t in_opts = {0, PS_MAX_FRAME, 0};
-    ps_sock_opts_t out_opts = {0, PS_MAX_FRAME, 0};
+    ps_signal_catch_reload ();
     server.batch = ps_batch_new ();
     server.in = ps_sock_new (ctx, ZMQ_ROUTER, ps_config_get (opts, "bind")->value, true, &in_opts);
     /* Announced: a restarted publish learns at once that compute is there,
@@ -494,6 +589,7 @@ int main (int argc, char **argv)
     ps_ops_destroy (&server.ops);
     ps_sock_destroy (&server.in);
     ps_sock_destroy (&server.out);
+    ps_security_destroy (&server.security);
     zmq_ctx_term (ctx);
     ps_batch_destroy (&server.batch);
     msgpack_sbuffer_destroy (&server.reply);

@@ -40,6 +40,11 @@ static ps_option_t s_options[] = {
      NULL},
     {"snapshot", "PAYSTAT_SNAPSHOT", "tcp://127.0.0.1:7405",
      "publish's snapshot endpoint (DEALER, connected)", false, NULL},
+    {"curve-secret", "PAYSTAT_GATEWAY_CURVE_SECRET", NULL,
+     "the gateway's CURVE key pair (NAME.key_secret), for a secured publish", false, NULL},
+    {"publish-key", "PAYSTAT_PUBLISH_KEY", NULL,
+     "publish's public key (NAME.key): CURVE on the feed and snapshot, needs --curve-secret", false,
+     NULL},
     {"listen", "PAYSTAT_GATEWAY_LISTEN", "127.0.0.1:8080",
      "HTTP address A.B.C.D:PORT (port 0: any free one)", false, NULL},
     {"stream-queue", "PAYSTAT_GATEWAY_STREAM_QUEUE", "1048576",
@@ -149,6 +154,15 @@ int main (int argc, char **argv)
         fprintf (stderr, "invalid --log-level: must be debug, info, warn or error\n");
         return 2;
     }
+    ps_client_curve_t curve;
+    char err[600];
+    int curve_rc =
+        ps_client_curve_load (&curve, ps_config_get (s_options, "curve-secret")->value,
+                              ps_config_get (s_options, "publish-key")->value, err, sizeof err);
+    if (curve_rc < 0) {
+        fprintf (stderr, "paystat-gateway: %s\n", err);
+        return 2;
+    }
     ps_log_init ("gateway", level);
     ps_signal_install ();
 
@@ -157,9 +171,11 @@ int main (int argc, char **argv)
     bool threaded = false;
     pthread_t http_thread;
     void *ctx = zmq_ctx_new ();
-    ps_client_opts_t opts = {ps_config_get (s_options, "feed")->value,
-                             ps_config_get (s_options, "snapshot")->value, 0, 0, 0};
+    ps_client_opts_t opts = {.feed = ps_config_get (s_options, "feed")->value,
+                             .snapshot = ps_config_get (s_options, "snapshot")->value,
+                             .curve = curve_rc == 0 ? &curve : NULL};
     ps_client_t *client = ctx ? ps_client_new (ctx, &opts) : NULL;
+    memset (&curve, 0, sizeof curve);
     shared.gateway =
         ps_gateway_new (ps_config_get (s_options, "listen")->value, (size_t) stream_queue);
     if (!client || !shared.gateway || ps_client_connect (client) != 0)

@@ -2,7 +2,10 @@
     ROUTER; each is validated (ps_ingest) and, when accepted, written to
     the journal (ps_journal); acks go out once their group of batches is
     committed (ps_ackq). Compute pulls the journal's entries over a DEALER
-    (ps_delivery). */
+    (ps_delivery). With CURVE on (--curve-secret), only producers whose
+    keys are listed get through the handshake (ps_security), each sends
+    as its key's producer id only and writes the sources --access grants
+    it (ps_ingest); SIGHUP re-reads both lists. */
 
 #include "ps_ackq.h"
 #include "ps_config.h"
@@ -12,6 +15,7 @@
 #include "ps_log.h"
 #include "ps_ops.h"
 #include "ps_proto.h"
+#include "ps_security.h"
 #include "ps_sock.h"
 
 #include <errno.h>
@@ -52,6 +56,15 @@ static ps_option_t s_options[] = {
      "at shutdown, how long to wait for compute to apply the journal's last entries", false, NULL},
     {"http", "PAYSTAT_INGEST_HTTP", "127.0.0.1:9101",
      "address of /metrics, /healthz and /readyz (\"off\" for none)", false, NULL},
+    {"curve-secret", "PAYSTAT_INGEST_CURVE_SECRET", NULL,
+     "ingest's secret key file (paystat keygen): CURVE on every socket it binds", false, NULL},
+    {"producer-keys", "PAYSTAT_PRODUCER_KEYS", NULL,
+     "producers allowed in: a directory of NAME.key files or a \"NAME KEY\" list file", false,
+     NULL},
+    {"access", "PAYSTAT_ACCESS", NULL,
+     "sources each producer key may write: lines \"NAME SOURCE...\" (\"*\" = all)", false, NULL},
+    {"compute-key", "PAYSTAT_COMPUTE_KEY", NULL,
+     "compute's public key file: CURVE on the link to compute", false, NULL},
     {"log-level", "PAYSTAT_LOG_LEVEL", "info", "debug, info, warn or error", false, NULL},
     PS_OPTION_END};
 
@@ -70,6 +83,9 @@ typedef struct {
     bool blocked;        /* compute's socket is full: wait until it is writable */
     msgpack_sbuffer out;
     ps_ops_t *ops;
+    ps_security_t *security;
+    ps_access_t *access; /* --access, NULL without */
+    const char *access_path;
     uint64_t commits;
     int64_t last_commit_us;
     zmq_msg_t parts[MAX_ENVELOPE + 1];
@@ -234,7 +250,11 @@ static int s_handle (s_server_t *server)
     }
     /* A REQ peer puts an empty delimiter before the body; a DEALER need not. */
     zmq_msg_t *body = &server->parts[n - 1];
-    ps_ingest_receive (server->ingest, zmq_msg_data (body), zmq_msg_size (body));
+    /* A key revoked since its handshake has its batches refused from now on. */
+    char name[PS_CURVE_NAME_MAX + 1];
+    bool allowed = ps_security_peer (server->security, PS_DOMAIN_PRODUCERS, body, name);
+    const char *key = !ps_security_on (server->security) ? NULL : allowed ? name : "";
+    ps_ingest_receive (server->ingest, key, zmq_msg_data (body), zmq_msg_size (body));
     const msgpack_sbuffer *ack = ps_ingest_ack (server->ingest);
     if (!ps_journal_pending (server->journal)) {
         s_reply (server, n, ack);
@@ -245,6 +265,76 @@ static int s_handle (s_server_t *server)
         ps_error ("out of memory holding an ack; the producer will resend", NULL);
     server->group_batches++;
     return 0;
+}
+
+/* ---- Keys and permissions -------------------------------------------------- */
+
+/*  Sets CURVE up as the options say: on the producers' socket (FRONT),
+    on the link to compute (COMPUTE), and the access file. Returns 0, or
+    -1 with the reason, naming the option, in ERR. */
+static int s_secure (s_server_t *server, void *ctx, ps_sock_opts_t *front, ps_sock_opts_t *compute,
+                     char *err, size_t errlen)
+{
+    char why[448];
+    const char *secret = ps_config_get (s_options, "curve-secret")->value;
+    if (!(server->security = ps_security_new (ctx, secret, why, sizeof why))) {
+        snprintf (err, errlen, "--curve-secret: %s", why);
+        return -1;
+    }
+    if (ps_security_server (server->security, PS_DOMAIN_PRODUCERS, "producer-keys",
+                            ps_config_get (s_options, "producer-keys")->value, front, err,
+                            errlen) != 0 ||
+        ps_security_client (server->security, "compute-key",
+                            ps_config_get (s_options, "compute-key")->value, compute, err,
+                            errlen) != 0)
+        return -1;
+    const char *access = ps_config_get (s_options, "access")->value;
+    if (access && *access) {
+        if (!ps_security_on (server->security)) {
+            snprintf (err, errlen,
+                      "--access needs --curve-secret: permissions belong to authenticated keys");
+            return -1;
+        }
+        if (!(server->access = ps_access_load (access, why, sizeof why))) {
+            snprintf (err, errlen, "--access: %s", why);
+            return -1;
+        }
+        server->access_path = access;
+        ps_info ("access loaded", "access=%s keys=%zu", access, ps_access_size (server->access));
+    }
+    ps_security_check_bind (server->security, "bind", ps_config_get (s_options, "bind")->value);
+    return 0;
+}
+
+/*  SIGHUP: re-reads the producers' keys and the access file, all or
+    nothing, so that a file caught half-edited never leaves half a policy
+    in force. Connections stay; a revoked key's next batch is refused. */
+static void s_reload (s_server_t *server)
+{
+    if (!ps_security_on (server->security)) {
+        ps_info ("SIGHUP: CURVE is off, nothing to reload", NULL);
+        return;
+    }
+    char err[512];
+    ps_access_t *access = NULL;
+    if (server->access_path && !(access = ps_access_load (server->access_path, err, sizeof err))) {
+        ps_error ("reload failed; the keys and permissions in force stay",
+                  "option=--access reason=\"%s\"", err);
+        return;
+    }
+    if (ps_security_reload (server->security, err, sizeof err) != 0) {
+        ps_access_destroy (&access);
+        ps_error ("reload failed; the keys and permissions in force stay",
+                  "option=--producer-keys reason=\"%s\"", err);
+        return;
+    }
+    if (access) {
+        ps_ingest_set_access (server->ingest, access);
+        ps_access_destroy (&server->access);
+        server->access = access;
+        ps_info ("access reloaded", "access=%s keys=%zu", server->access_path,
+                 ps_access_size (access));
+    }
 }
 
 /* ---- Loop ---------------------------------------------------------------- */
@@ -342,6 +432,13 @@ static void s_collect (void *arg, ps_metrics_t *m)
                       server->last_commit_us / 1e6);
     ps_metrics_counter (m, "paystat_ingest_commits_total", "Journal group commits.", NULL,
                         server->commits);
+    if (ps_security_on (server->security)) {
+        const char *help = "CURVE handshakes on the producers' socket, by result.";
+        ps_metrics_counter (m, "paystat_ingest_curve_handshakes_total", help, "result=\"admitted\"",
+                            ps_security_admitted (server->security));
+        ps_metrics_counter (m, "paystat_ingest_curve_handshakes_total", help, "result=\"refused\"",
+                            ps_security_refused (server->security));
+    }
 }
 
 static const char *s_ready (void *arg)
@@ -376,7 +473,8 @@ int main (int argc, char **argv)
                               "batch once it is durable; compute pulls the journal.\n"
                               "SIGINT/SIGTERM: stop taking batches, ack those already "
                               "received, wait (--drain-ms)\nfor compute to apply the journal, "
-                              "exit 0.",
+                              "exit 0.\nSIGHUP: re-read --producer-keys and --access (all or "
+                              "nothing; connections stay).",
                               &first);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -403,6 +501,7 @@ int main (int argc, char **argv)
     const char *data_dir = ps_config_get (s_options, "data-dir")->value;
     ps_log_init ("ingest", level);
     ps_signal_install ();
+    ps_signal_catch_reload ();
 
     s_server_t server = {0};
     server.id = id;
@@ -415,6 +514,15 @@ int main (int argc, char **argv)
     void *ctx = zmq_ctx_new ();
     int exit_code = 1;
     char err[512];
+    ps_sock_opts_t front_opts = {.hwm = 0, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
+    /* Room for the window and the hellos beside it. */
+    ps_sock_opts_t compute_opts = {
+        .hwm = (int) window + 16, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
+    if (s_secure (&server, ctx, &front_opts, &compute_opts, err, sizeof err) != 0) {
+        fprintf (stderr, "paystat-ingest: %s\n", err);
+        exit_code = 2;
+        goto done;
+    }
     ps_journal_config_t jconfig = {data_dir, id, (size_t) max_mb << 20};
     server.journal = ps_journal_open (&jconfig, err, sizeof err);
     if (!server.journal) {
@@ -427,9 +535,8 @@ int main (int argc, char **argv)
     server.ingest = ps_ingest_new (&config, server.journal);
     server.delivery = ps_delivery_new (&dconfig);
     server.acks = ps_ackq_new ();
-    ps_sock_opts_t front_opts = {0, PS_MAX_FRAME, 0};
-    /* Room for the window and the hellos beside it. */
-    ps_sock_opts_t compute_opts = {(int) window + 16, PS_MAX_FRAME, 0};
+    if (server.ingest)
+        ps_ingest_set_access (server.ingest, server.access);
     server.front =
         ps_sock_new (ctx, ZMQ_ROUTER, ps_config_get (s_options, "bind")->value, true, &front_opts);
     server.compute = ps_sock_new (ctx, ZMQ_DEALER, ps_config_get (s_options, "compute")->value,
@@ -445,8 +552,11 @@ int main (int argc, char **argv)
              id, data_dir, ps_journal_id (server.journal), ps_journal_first (server.journal),
              ps_journal_durable (server.journal), ps_journal_confirmed (server.journal),
              ps_journal_bytes (server.journal));
-    while (!ps_signal_stop ())
+    while (!ps_signal_stop ()) {
+        if (ps_signal_reload ())
+            s_reload (&server);
         s_round (&server, true);
+    }
     /* Stop taking batches; those received get their acks once durable. */
     s_commit (&server);
     ps_sock_destroy (&server.front);
@@ -464,6 +574,8 @@ done:
     ps_ops_destroy (&server.ops);
     ps_sock_destroy (&server.front);
     ps_sock_destroy (&server.compute);
+    ps_security_destroy (&server.security);
+    ps_access_destroy (&server.access);
     for (int i = 0; i <= MAX_ENVELOPE; i++)
         zmq_msg_close (&server.parts[i]);
     ps_ackq_destroy (&server.acks);

@@ -22,7 +22,8 @@ struct ps_ingest_t {
     size_t max_producers;
     size_t max_series;
     ps_journal_t *journal;
-    ps_strmap_t *producers; /* producer id -> s_producer_t */
+    const ps_access_t *access; /* NULL: every key may write every source */
+    ps_strmap_t *producers;    /* producer id -> s_producer_t */
     size_t evict_cursor;
     ps_strmap_t *series; /* "source\x1fdims" -> currency packed in the pointer */
     bool series_full_logged;
@@ -412,7 +413,74 @@ static void s_journal_batch (ps_ingest_t *self, size_t npending)
     }
 }
 
-void ps_ingest_receive (ps_ingest_t *self, const void *frame, size_t size)
+/* ---- Keys and permissions ------------------------------------------------ */
+
+void ps_ingest_set_access (ps_ingest_t *self, const ps_access_t *access)
+{
+    self->access = access;
+}
+
+/*  True when KEY (NULL: no CURVE) may send as PRODUCER: its own name, or
+    the name followed by ':' and anything, so that one key can run several
+    numbered producers without one being able to take another's seqs. */
+static bool s_bound (const char *key, const char *producer)
+{
+    if (!key)
+        return true;
+    size_t len = strlen (key);
+    return len > 0 && strncmp (producer, key, len) == 0 &&
+           (producer[len] == '\0' || producer[len] == ':');
+}
+
+/*  Refuses the current batch as a whole: KEY may not send as its
+    producer, or ("") is no longer allowed. */
+static void s_refuse_key (ps_ingest_t *self, const char *key)
+{
+    ps_batch_t *b = self->batch;
+    ps_error_t e = {PS_E_PERMISSION, "producer", ""};
+    if (*key)
+        snprintf (e.reason, sizeof e.reason,
+                  "key %s may not send as producer %s (only %s or %s:...)", key, b->producer, key,
+                  key);
+    else
+        snprintf (e.reason, sizeof e.reason,
+                  "the key this connection authenticated with is no longer allowed");
+    self->stats.batches_rejected++;
+    s_encode_ack (self, PS_ACK_REJECTED, &e);
+    ps_warn (*key ? "refused a batch: producer id not bound to its key"
+                  : "refused a batch: its key is no longer allowed",
+             "key=%s producer=%s seq=%" PRIu64, *key ? key : "-", b->producer, b->seq);
+}
+
+/*  Rejects the current batch's reports for sources KEY may not write,
+    with one log line for the batch. */
+static void s_check_access (ps_ingest_t *self, const char *key)
+{
+    if (!self->access || !key)
+        return;
+    ps_batch_t *b = self->batch;
+    uint32_t refused = 0;
+    char first[PS_SOURCE_MAX + 1] = "";
+    /* From the end, so that rejecting leaves the positions ahead as they were. */
+    for (uint32_t i = b->nreports; i-- > 0;) {
+        const ps_report_t *r = &b->reports[i];
+        if (ps_access_allows (self->access, key, r->source))
+            continue;
+        ps_error_t e = {PS_E_PERMISSION, "source", ""};
+        snprintf (e.reason, sizeof e.reason, "key %s may not write source %s", key, r->source);
+        memcpy (first, r->source, sizeof first);
+        ps_batch_reject (b, i, &e);
+        refused++;
+    }
+    if (refused)
+        ps_warn ("refused reports for sources the key may not write",
+                 "key=%s producer=%s seq=%" PRIu64 " source=%s refused=%" PRIu32, key, b->producer,
+                 b->seq, first, refused);
+}
+
+/* ---- Receiving ------------------------------------------------------------ */
+
+void ps_ingest_receive (ps_ingest_t *self, const char *key, const void *frame, size_t size)
 {
     ps_batch_t *b = self->batch;
     ps_error_t err;
@@ -420,8 +488,13 @@ void ps_ingest_receive (ps_ingest_t *self, const void *frame, size_t size)
     if (ps_batch_decode (b, frame, size, false, &err) != 0) {
         self->stats.batches_rejected++;
         s_encode_ack (self, PS_ACK_REJECTED, &err);
-        if (b->seq)
+        /* Another key's batch must not touch this producer's state. */
+        if (b->seq && s_bound (key, b->producer))
             s_held_back (self);
+        return;
+    }
+    if (!s_bound (key, b->producer)) {
+        s_refuse_key (self, key);
         return;
     }
     uint64_t held = s_held_back (self);
@@ -439,6 +512,7 @@ void ps_ingest_receive (ps_ingest_t *self, const void *frame, size_t size)
         s_duplicate (self, p);
         return;
     }
+    s_check_access (self, key);
     if (s_reserve_scratch (self, b->nreports) != 0) {
         s_retry (self, "ingest is out of memory; retry later");
         return;

@@ -10,6 +10,12 @@
     cache of the journal's: after a failed commit ps_ingest_reload brings
     it back to what is durable.
 
+    Producers authenticated by CURVE are held to their key: a batch's
+    producer must be the key's name or begin with "NAME:", and with an
+    access file (ps_access) each report's source must be one the key may
+    write; a report for another source is rejected (not_permitted), the
+    batch's others go on.
+
     Acks: ps_ingest_ack holds the answer to the last batch. It may be sent
     only once nothing it depends on is still uncommitted, which the caller
     ensures by holding every ack while the journal has a group open. */
@@ -25,6 +31,7 @@
 
 #include "ps_proto.h"
 
+#include "ps_access.h"
 #include "ps_journal.h"
 
 typedef struct ps_ingest_t ps_ingest_t;
@@ -54,9 +61,16 @@ ps_ingest_t *ps_ingest_new (const ps_ingest_config_t *config, ps_journal_t *jour
 /*  Destroys it and sets *SELF_P to NULL. NULL-safe. */
 void ps_ingest_destroy (ps_ingest_t **self_p);
 
-/*  Handles one batch frame of SIZE bytes. Never fails: every problem,
-    including a full journal, becomes part of the ack. */
-void ps_ingest_receive (ps_ingest_t *self, const void *frame, size_t size);
+/*  Makes ACCESS (not owned; NULL: every source for every key) the write
+    permissions from the next batch on. */
+void ps_ingest_set_access (ps_ingest_t *self, const ps_access_t *access);
+
+/*  Handles one batch frame of SIZE bytes sent under the CURVE key named
+    KEY: NULL on a link without CURVE (anyone may send as any producer),
+    "" for a key that is no longer allowed (revoked since the handshake:
+    the batch is refused). Never fails: every problem, including a full
+    journal, becomes part of the ack. */
+void ps_ingest_receive (ps_ingest_t *self, const char *key, const void *frame, size_t size);
 
 /*  The producer and seq of the last batch received ("" and 0 when the
     frame could not be read that far). */

@@ -12,8 +12,10 @@
 #include "ps_ops.h"
 #include "ps_proto.h"
 #include "ps_ring.h"
+#include "ps_security.h"
 #include "ps_snapshot.h"
 #include "ps_sock.h"
+#include "ps_subs.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -26,8 +28,6 @@
 #define S_MAX_SESSIONS 64
 /* Messages queued towards one snapshot client before its session waits. */
 #define S_SNAPSHOT_HWM 1000
-/* Prefixes whose digest heartbeats are kept ("$hb/<prefix>" subscriptions). */
-#define S_MAX_PREFIXES 10000
 /* How long to wait before retrying sessions whose clients are not reading. */
 #define S_BLOCKED_WAIT_MS 5
 /* Snapshot requests read per loop turn. */
@@ -44,8 +44,19 @@ static ps_option_t s_options[] = {
      NULL},
     {"feed-hwm", "PAYSTAT_FEED_HWM", "100000",
      "messages queued per subscriber before the feed drops for it", false, NULL},
+    {"max-subscriptions", "PAYSTAT_MAX_SUBSCRIPTIONS", "10000",
+     "distinct prefixes subscribed on the feed ('$hb/' too); past it the subscriber is cut off",
+     false, NULL},
     {"replay-max", "PAYSTAT_REPLAY_MAX", "100000", "most recent messages kept for replay (0: none)",
      false, NULL},
+    {"curve-secret", "PAYSTAT_PUBLISH_CURVE_SECRET", NULL,
+     "publish's CURVE key pair (NAME.key_secret): CURVE on every bound socket", false, NULL},
+    {"compute-keys", "PAYSTAT_COMPUTE_KEYS", NULL,
+     "computes allowed on --bind: directory of NAME.key or \"NAME KEY\" list (SIGHUP re-reads)",
+     false, NULL},
+    {"subscriber-keys", "PAYSTAT_SUBSCRIBER_KEYS", NULL,
+     "subscribers allowed on --feed and --snapshot, as --compute-keys (SIGHUP re-reads)", false,
+     NULL},
     {"http", "PAYSTAT_PUBLISH_HTTP", "127.0.0.1:9103",
      "address of /metrics, /healthz and /readyz (\"off\" for none)", false, NULL},
     {"log-level", "PAYSTAT_LOG_LEVEL", "info", "debug, info, warn or error", false, NULL},
@@ -58,6 +69,7 @@ typedef struct {
     ps_lvc_t *lvc;
     ps_ring_t *ring;
     ps_digest_t *digest;
+    ps_subs_t *subs;
     ps_snapshot_t *snapshots;
     uint64_t epoch;
     uint64_t seq; /* last seq published in this epoch */
@@ -69,6 +81,7 @@ typedef struct {
     msgpack_sbuffer reply;
     uint64_t updates, messages, bad_frames;
     ps_ops_t *ops;
+    ps_security_t *security;
 } s_server_t;
 
 static void s_publish_item (s_server_t *server, const ps_update_item_t *item)
@@ -203,10 +216,30 @@ static void s_heartbeats (s_server_t *server)
     s_send_heartbeat (server, &hb);
 }
 
-/*  Reads the subscription changes the feed (XPUB) reports: a subscription
-    to "$hb/<prefix>" asks for that prefix's digest heartbeats, and gets
-    one at once so the subscriber knows its subscriptions are live; the
-    last unsubscription of it ends them. */
+/*  A subscription the bounds refused (counted by ps_subs). A new prefix
+    beyond the bound makes publish close the connection that sent it: only
+    its departure gives back what libzmq holds for it. Logged at most
+    every few seconds. */
+static void s_refused (s_server_t *server, ps_subs_verdict_t verdict)
+{
+    int64_t now = ps_clock_ms ();
+    ps_subs_peer_t peer;
+    if (verdict == PS_SUBS_FULL && ps_subs_evict (server->subs, now, &peer))
+        ps_debug ("closed a feed connection subscribing beyond --max-subscriptions",
+                  "peer=%s bytes=%" PRIu64, peer.peer, peer.bytes);
+    uint64_t since;
+    if (ps_subs_warn_due (server->subs, now, &since))
+        ps_warn ("subscriptions refused: too long, or beyond --max-subscriptions",
+                 "refused=%" PRIu64 " prefixes=%zu evicted_total=%" PRIu64, since,
+                 ps_subs_size (server->subs), ps_subs_evicted (server->subs));
+}
+
+/*  Reads the subscription changes the feed (XPUB_VERBOSE) reports: every
+    subscription, and the departure of each prefix's last subscriber. The
+    bounds judge each (ps_subs). An accepted subscription to
+    "$hb/<prefix>" asks for that prefix's digest heartbeats, and gets one
+    at once so the subscriber knows its subscriptions are live; the last
+    unsubscription of it ends them. */
 static void s_subscriptions (s_server_t *server)
 {
     zmq_msg_t msg;
@@ -215,28 +248,56 @@ static void s_subscriptions (s_server_t *server)
     while (zmq_msg_recv (&msg, server->feed, ZMQ_DONTWAIT) >= 0) {
         const char *data = zmq_msg_data (&msg);
         size_t size = zmq_msg_size (&msg);
-        if (size < 1 + skip || memcmp (data + 1, PS_TOPIC_HB_PREFIX, skip) != 0)
+        /* Anything else is an XSUB's message upstream: nothing for publish. */
+        if (size == 0 || (data[0] != 0 && data[0] != 1))
             continue;
-        const char *prefix = data + 1 + skip;
-        size_t len = size - 1 - skip;
+        const char *prefix = data + 1;
+        size_t len = size - 1;
+        bool hb = len >= skip && memcmp (prefix, PS_TOPIC_HB_PREFIX, skip) == 0;
+        if (data[0] == 0) {
+            if (ps_subs_unsubscribe (server->subs, prefix, len) && hb)
+                ps_digest_unwatch (server->digest, prefix + skip, len - skip);
+            continue;
+        }
+        ps_subs_verdict_t verdict = ps_subs_subscribe (server->subs, prefix, len);
         uint64_t sum;
-        if (data[0] == 0)
-            ps_digest_unwatch (server->digest, prefix, len);
-        else if (data[0] != 1)
+        if (verdict != PS_SUBS_ACCEPTED)
+            s_refused (server, verdict);
+        else if (!hb)
             continue;
-        else if (ps_digest_watch (server->digest, prefix, len, server->lvc) < 0)
-            ps_warn ("prefix heartbeat refused: too many prefixes or too long", "prefixes=%zu",
+        else if (ps_digest_watch (server->digest, prefix + skip, len - skip, server->lvc) < 0)
+            ps_warn ("prefix heartbeat refused: out of memory", "prefixes=%zu",
                      ps_digest_size (server->digest));
-        else if (ps_digest_get (server->digest, prefix, len, &sum))
-            s_prefix_heartbeat (server, prefix, len, sum);
+        else if (ps_digest_get (server->digest, prefix + skip, len - skip, &sum))
+            s_prefix_heartbeat (server, prefix + skip, len - skip, sum);
     }
     zmq_msg_close (&msg);
+}
+
+/*  The TCP port the feed is bound to, for closing a connection
+    (ps_subs_evict); -1 on another transport. */
+static int s_feed_port (void *feed)
+{
+    char endpoint[256];
+    size_t size = sizeof endpoint;
+    if (zmq_getsockopt (feed, ZMQ_LAST_ENDPOINT, endpoint, &size) != 0)
+        return -1;
+    int port = ps_subs_tcp_port (endpoint);
+    if (port < 0)
+        ps_info ("feed not on TCP: a connection subscribing beyond --max-subscriptions is not "
+                 "closed",
+                 "endpoint=%s", endpoint);
+    return port;
 }
 
 static void s_run (s_server_t *server)
 {
     int64_t next_heartbeat = ps_clock_ms ();
     while (!ps_signal_stop ()) {
+        char err[512];
+        if (ps_signal_reload () && ps_security_reload (server->security, err, sizeof err) != 0)
+            ps_error ("cannot reload the keys; the previous ones stay in force", "reason=\"%s\"",
+                      err);
         int64_t now = ps_clock_ms ();
         if (now >= next_heartbeat) {
             s_heartbeats (server);
@@ -286,6 +347,25 @@ static void s_collect (void *arg, ps_metrics_t *m)
                       (double) ps_lvc_bytes (server->lvc));
     ps_metrics_gauge (m, "paystat_publish_seq", "Last sequence number published in this epoch.",
                       NULL, (double) server->seq);
+    ps_metrics_gauge (m, "paystat_publish_subscriptions",
+                      "Distinct prefixes subscribed on the feed, refused ones included.", NULL,
+                      (double) ps_subs_size (server->subs));
+    const char *refused_help = "Feed subscriptions refused, by reason.";
+    ps_metrics_counter (m, "paystat_publish_subscriptions_refused_total", refused_help,
+                        "reason=\"too_long\"", ps_subs_refused (server->subs, PS_SUBS_TOO_LONG));
+    ps_metrics_counter (m, "paystat_publish_subscriptions_refused_total", refused_help,
+                        "reason=\"full\"", ps_subs_refused (server->subs, PS_SUBS_FULL));
+    ps_metrics_counter (m, "paystat_publish_subscribers_evicted_total",
+                        "Feed connections closed for subscribing beyond --max-subscriptions.", NULL,
+                        ps_subs_evicted (server->subs));
+    if (ps_security_on (server->security)) {
+        ps_metrics_counter (m, "paystat_publish_curve_handshakes_total",
+                            "CURVE handshakes on every bound socket, by result.",
+                            "result=\"admitted\"", ps_security_admitted (server->security));
+        ps_metrics_counter (m, "paystat_publish_curve_handshakes_total",
+                            "CURVE handshakes on every bound socket, by result.",
+                            "result=\"refused\"", ps_security_refused (server->security));
+    }
 }
 
 static const char *s_ready (void *arg)
@@ -302,7 +382,9 @@ int main (int argc, char **argv)
                               "broadcasts them to\nsubscribers: frames [topic, body], topic = "
                               "cell key, body = MessagePack (proto/PROTOCOL.md).\n"
                               "Serves snapshots of the latest message of every topic and replays "
-                              "of the most\nrecent messages on --snapshot.",
+                              "of the most\nrecent messages on --snapshot.\n"
+                              "SIGHUP: re-read --compute-keys and --subscriber-keys (for new "
+                              "connections;\nthose already made are kept).",
                               &first);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -310,11 +392,12 @@ int main (int argc, char **argv)
         fprintf (stderr, "paystat-publish: unexpected argument '%s' (see --help)\n", argv[first]);
         return 2;
     }
-    long heartbeat_ms, hwm, replay_max;
+    long heartbeat_ms, hwm, replay_max, max_subscriptions;
     ps_log_level_t level;
     if (ps_config_long (s_options, "heartbeat-ms", 10, 3600000, &heartbeat_ms) != 0 ||
         ps_config_long (s_options, "feed-hwm", 1, 100000000, &hwm) != 0 ||
-        ps_config_long (s_options, "replay-max", 0, 100000000, &replay_max) != 0)
+        ps_config_long (s_options, "replay-max", 0, 100000000, &replay_max) != 0 ||
+        ps_config_long (s_options, "max-subscriptions", 1, 10000000, &max_subscriptions) != 0)
         return 2;
     if (ps_log_level_parse (ps_config_get (s_options, "log-level")->value, &level) != 0) {
         fprintf (stderr, "invalid --log-level: must be debug, info, warn or error\n");
@@ -322,6 +405,7 @@ int main (int argc, char **argv)
     }
     ps_log_init ("publish", level);
     ps_signal_install ();
+    ps_signal_catch_reload ();
 
     s_server_t server = {0};
     msgpack_sbuffer_init (&server.body);
@@ -336,11 +420,39 @@ int main (int argc, char **argv)
     server.heartbeat_ms = (uint32_t) heartbeat_ms;
     server.lvc = ps_lvc_new ();
     server.ring = ps_ring_new ((size_t) replay_max);
-    server.digest = ps_digest_new (S_MAX_PREFIXES);
+    server.digest = ps_digest_new ((size_t) max_subscriptions);
     void *ctx = zmq_ctx_new ();
-    ps_sock_opts_t input_opts = {0, PS_MAX_FRAME, 0};
-    ps_sock_opts_t feed_opts = {(int) hwm, 64 * 1024, 1000};
-    ps_sock_opts_t snap_opts = {S_SNAPSHOT_HWM, 64 * 1024, 0};
+    ps_sock_opts_t input_opts = {.hwm = 0, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
+    ps_sock_opts_t feed_opts = {.hwm = (int) hwm,
+                                .maxmsgsize = PS_SUBS_FRAME_MAX,
+                                .linger_ms = 1000,
+                                .rcvhwm = PS_SUBS_RCVHWM};
+    ps_sock_opts_t snap_opts = {.hwm = S_SNAPSHOT_HWM, .maxmsgsize = 64 * 1024, .linger_ms = 0};
+    int exit_code = 1;
+    char err[512];
+    char why[400];
+    server.security =
+        ps_security_new (ctx, ps_config_get (s_options, "curve-secret")->value, why, sizeof why);
+    if (!server.security)
+        snprintf (err, sizeof err, "--curve-secret: %s", why);
+    if (!server.security ||
+        ps_security_server (server.security, PS_DOMAIN_COMPUTE, "compute-keys",
+                            ps_config_get (s_options, "compute-keys")->value, &input_opts, err,
+                            sizeof err) != 0 ||
+        ps_security_server (server.security, PS_DOMAIN_SUBSCRIBERS, "subscriber-keys",
+                            ps_config_get (s_options, "subscriber-keys")->value, &feed_opts, err,
+                            sizeof err) != 0) {
+        fprintf (stderr, "paystat-publish: %s\n", err);
+        exit_code = 2;
+        goto done;
+    }
+    /* One domain for both: a subscriber needs the feed and the snapshots. */
+    snap_opts.curve = feed_opts.curve;
+    snap_opts.zap_domain = feed_opts.zap_domain;
+    ps_security_check_bind (server.security, "bind", ps_config_get (s_options, "bind")->value);
+    ps_security_check_bind (server.security, "feed", ps_config_get (s_options, "feed")->value);
+    ps_security_check_bind (server.security, "snapshot",
+                            ps_config_get (s_options, "snapshot")->value);
     server.input =
         ps_sock_new (ctx, ZMQ_ROUTER, ps_config_get (s_options, "bind")->value, true, &input_opts);
     server.feed =
@@ -349,15 +461,18 @@ int main (int argc, char **argv)
                                &snap_opts);
     server.snapshots = server.snap ? ps_snapshot_new (server.snap, S_MAX_SESSIONS) : NULL;
     int verbose = 1;
-    int exit_code = 1;
     if (!server.lvc || !server.ring || !server.digest || !server.input || !server.feed ||
         !server.snapshots ||
         zmq_setsockopt (server.feed, ZMQ_XPUB_VERBOSE, &verbose, sizeof verbose) != 0)
         goto done;
+    server.subs = ps_subs_new ((size_t) max_subscriptions, s_feed_port (server.feed));
+    if (!server.subs)
+        goto done;
     const char *http = ps_config_get (s_options, "http")->value;
     if (ps_ops_enabled (http) && !(server.ops = ps_ops_new (http, s_collect, s_ready, &server)))
         goto done;
-    ps_info ("ready", "epoch=%" PRIu64 " replay_max=%ld", server.epoch, replay_max);
+    ps_info ("ready", "epoch=%" PRIu64 " replay_max=%ld max_subscriptions=%ld", server.epoch,
+             replay_max, max_subscriptions);
     s_run (&server);
     /* Publish whatever compute already handed over before leaving. */
     while (s_handle (&server, ZMQ_DONTWAIT) == 0)
@@ -374,10 +489,12 @@ done:
     ps_sock_destroy (&server.input);
     ps_sock_destroy (&server.feed);
     ps_sock_destroy (&server.snap);
+    ps_security_destroy (&server.security);
     zmq_ctx_term (ctx);
     ps_lvc_destroy (&server.lvc);
     ps_ring_destroy (&server.ring);
     ps_digest_destroy (&server.digest);
+    ps_subs_destroy (&server.subs);
     free (server.items);
     msgpack_sbuffer_destroy (&server.body);
     msgpack_sbuffer_destroy (&server.removed);

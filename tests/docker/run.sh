@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # The Docker test: builds docker/Dockerfile on a real Docker engine and runs
-# the four services from the image.
+# docker/compose.yaml, CURVE on, as its README says to.
 #   tests/docker/run.sh [BUILD_DIR]    default: <repo>/build, already built
 #                                      (its tools/paystat is the host client)
 # No registry can be reached, so the script starts its own dockerd (Debian's
 # docker.io) and makes debian:bookworm-slim locally with debootstrap. The
-# engine runs without a bridge (--bridge=none, no iptables), so the containers
-# use the host's network on loopback ports from $PAYSTAT_DOCKER_PORT (default
-# 27401) instead of compose.yaml's private network; their settings are the
-# same environment variables compose.yaml sets.
-# Checks: compose.yaml is valid; health checks turn healthy; the bundled dataset sent from the host
-# gives the article's figure on a host subscriber, half of it sent while
-# compute is stopped; docker stop drains every service (exit 0 before the
-# 10 s kill); new containers on the same volumes come back with the state;
-# the runtime image is much smaller than the build stage.
+# engine has no default bridge and no iptables (--bridge=none): compose's own
+# network still works (containers reach each other by service name), and the
+# ports it publishes on 127.0.0.1 go through docker-proxy, from
+# $PAYSTAT_DOCKER_PORT (default 27401) up. Debian's docker-compose is 1.29,
+# which has no `cp`: the test uses `docker cp` where the README says
+# `docker compose cp`.
+# Checks: compose.yaml is valid, alone and with compose.no-curve.yaml; the
+# one-shot `keys` service makes the keys once (secrets 0600, the image's
+# user's), and running it again changes nothing; health checks turn healthy
+# with CURVE on every link; the producer and subscriber keys copied out of
+# the containers send the bundled dataset from the host and read the
+# article's figure on a host subscriber, half of it sent while compute is
+# stopped; without a key, a host send gets no ack and a host subscriber
+# nothing; a key made on the host, admitted and granted one source with
+# `keys`, then SIGHUP to ingest, writes that source and only that one;
+# stopping drains every service (exit 0 before the 10 s kill); `down` and
+# `up` again keep the state and the keys; the runtime image is much smaller
+# than the build stage.
 # The engine's data root (base image, layer cache) stays in
 # $PAYSTAT_DOCKER_CACHE (default /var/tmp/paystat-docker) to save time on the
 # next run; delete it for a cold run.
@@ -30,7 +39,8 @@ python=/usr/bin/python3
 port=${PAYSTAT_DOCKER_PORT:-27401}
 cache=${PAYSTAT_DOCKER_CACHE:-/var/tmp/paystat-docker}
 image=paystat:test
-prefix="paystat-test"
+project=pstest
+keys_dir=/var/lib/paystat/keys
 failures=0
 
 say() { echo "docker: $*"; }
@@ -62,14 +72,22 @@ exec 9>"$cache/lock"
 flock 9 # one run at a time per data root
 tmp=$(mktemp -d /tmp/paystat-docker.XXXXXX)
 sock=$tmp/docker.sock
-docker() { /usr/bin/docker -H "unix://$sock" "$@"; }
+export DOCKER_HOST=unix://$sock # docker and docker-compose talk to this engine only
+# compose.yaml's host side: this image, the test's ports.
+export PAYSTAT_IMAGE=$image PAYSTAT_HOST_ADDR=127.0.0.1 PAYSTAT_INGEST_PORT=$port \
+    PAYSTAT_FEED_PORT=$((port + 3)) PAYSTAT_SNAPSHOT_PORT=$((port + 4)) \
+    PAYSTAT_DASHBOARD_PORT=$((port + 5))
+compose() { (cd "$root" && docker-compose -p "$project" -f docker/compose.yaml "$@"); }
+# The container of service $1 (compose 1.29 names them PROJECT_SERVICE_1).
+cid() { compose ps -q "$1"; }
 
 dockerd_pid=""
 cleanup() {
     if [ -n "$dockerd_pid" ]; then
-        docker rm -f "$prefix-ingest" "$prefix-compute" "$prefix-publish" \
-            "$prefix-gateway" >/dev/null 2>&1 || true
-        docker volume rm "$prefix-ingest" "$prefix-compute" >/dev/null 2>&1 || true
+        compose down -v -t 1 >/dev/null 2>&1 || true
+        # The image's VOLUMEs give every container (keys, publish, the
+        # gateway, one-off runs) anonymous volumes; the engine is the test's.
+        docker volume prune -f >/dev/null 2>&1 || true
         kill "$dockerd_pid" 2>/dev/null || true
         wait "$dockerd_pid" 2>/dev/null || true
     fi
@@ -82,7 +100,7 @@ trap cleanup EXIT
 
 # 1. The engine.
 /usr/sbin/dockerd --data-root "$cache/data-root" --exec-root "$tmp/exec" \
-    --pidfile "$tmp/dockerd.pid" -H "unix://$sock" \
+    --pidfile "$tmp/dockerd.pid" -H "$DOCKER_HOST" \
     --iptables=false --ip6tables=false --bridge=none >"$tmp/dockerd.log" 2>&1 &
 dockerd_pid=$!
 for _ in $(seq 60); do
@@ -99,10 +117,9 @@ if ! docker version >/dev/null 2>&1; then
 fi
 say "engine $(docker version -f '{{.Server.Version}}') up (pid $dockerd_pid)"
 
-# The shipped compose file is not run here (it needs a bridge network), but
-# it must be valid.
-if (cd "$root" && docker-compose -f docker/compose.yaml config -q) 2>"$tmp/compose.log"; then
-    pass "docker/compose.yaml is valid (docker-compose config)"
+if compose config -q 2>"$tmp/compose.log" &&
+    compose -f docker/compose.no-curve.yaml config -q 2>>"$tmp/compose.log"; then
+    pass "docker/compose.yaml, alone and with compose.no-curve.yaml, is valid (docker-compose config)"
 else
     fail "docker/compose.yaml: $(cat "$tmp/compose.log")"
 fi
@@ -158,43 +175,18 @@ else
     fail "image size: $sizes (runtime should be under a third)"
 fi
 
-# 4. The services, on loopback ports; settings as in compose.yaml.
-p_ingest=$port p_compute=$((port + 1)) p_publish=$((port + 2))
-p_feed=$((port + 3)) p_snapshot=$((port + 4)) p_gateway=$((port + 5))
-feed=tcp://127.0.0.1:$p_feed
-snapshot=tcp://127.0.0.1:$p_snapshot
 
-start_service() {
-    local svc=$1
-    local args=(-d --name "$prefix-$svc" --network host)
-    case $svc in
-    ingest)
-        args+=(-v "$prefix-ingest:/var/lib/paystat/ingest"
-            -e "PAYSTAT_INGEST_BIND=tcp://127.0.0.1:$p_ingest"
-            -e "PAYSTAT_COMPUTE_CONNECT=tcp://127.0.0.1:$p_compute"
-            -e "PAYSTAT_INGEST_HTTP=127.0.0.1:$((port + 11))") ;;
-    compute)
-        args+=(-v "$prefix-compute:/var/lib/paystat/compute"
-            -e "PAYSTAT_COMPUTE_BIND=tcp://127.0.0.1:$p_compute"
-            -e "PAYSTAT_PUBLISH_CONNECT=tcp://127.0.0.1:$p_publish"
-            -e "PAYSTAT_COMPUTE_HTTP=127.0.0.1:$((port + 12))") ;;
-    publish)
-        args+=(-e "PAYSTAT_PUBLISH_BIND=tcp://127.0.0.1:$p_publish"
-            -e "PAYSTAT_FEED_BIND=$feed" -e "PAYSTAT_SNAPSHOT_BIND=$snapshot"
-            -e "PAYSTAT_PUBLISH_HTTP=127.0.0.1:$((port + 13))") ;;
-    gateway)
-        args+=(-e "PAYSTAT_FEED=$feed" -e "PAYSTAT_SNAPSHOT=$snapshot"
-            -e "PAYSTAT_GATEWAY_LISTEN=127.0.0.1:$p_gateway") ;;
-    esac
-    docker run "${args[@]}" "$image" "$svc" >/dev/null
-}
+# 4. compose.yaml: the keys, then the services.
+feed=tcp://127.0.0.1:$PAYSTAT_FEED_PORT
+snapshot=tcp://127.0.0.1:$PAYSTAT_SNAPSHOT_PORT
+services=(publish compute ingest gateway)
 
-# Polls until every container named is healthy (at most 60 s).
+# Polls until every service named is healthy (at most 60 s each).
 wait_healthy() {
     local svc status
     for svc in "$@"; do
         for _ in $(seq 120); do
-            status=$(docker inspect -f '{{.State.Status}}/{{.State.Health.Status}}' "$prefix-$svc")
+            status=$(docker inspect -f '{{.State.Status}}/{{.State.Health.Status}}' "$(cid "$svc")")
             [ "$status" = running/healthy ] && break
             [ "${status%/*}" = running ] || break
             sleep 0.5
@@ -203,33 +195,93 @@ wait_healthy() {
             pass "$svc: health check healthy"
         else
             fail "$svc: health check says $status; its last checks and every log:"
-            docker inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "$prefix-$svc" |
+            docker inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "$(cid "$svc")" |
                 tail -n 3 | sed 's/^/docker:   /'
-            for other in ingest compute publish gateway; do
-                docker logs --tail 15 "$prefix-$other" 2>&1 | sed "s/^/docker:   $other: /"
-            done
+            compose logs --no-color --tail 15 2>&1 | sed 's/^/docker:   /'
             exit 1
         fi
     done
 }
 
-# docker stop sends SIGTERM and kills after 10 s: exit status 0 means the
+# compose stop sends SIGTERM and kills after 10 s: exit status 0 means the
 # service drained and stopped by itself in time.
-stop_service() {
-    local svc=$1 code
-    docker stop -t 10 "$prefix-$svc" >/dev/null
-    code=$(docker inspect -f '{{.State.ExitCode}}' "$prefix-$svc")
-    if [ "$code" = 0 ]; then
-        pass "$svc: docker stop drained, exit 0"
-    else
-        fail "$svc: docker stop: exit status $code"
-        docker logs --tail 20 "$prefix-$svc" 2>&1 | sed 's/^/docker:   /'
-    fi
+stop_services() {
+    local svc code
+    compose stop -t 10 "$@" >/dev/null 2>&1
+    for svc in "$@"; do
+        code=$(docker inspect -f '{{.State.ExitCode}}' "$(cid "$svc")")
+        if [ "$code" = 0 ]; then
+            pass "$svc: stop drained, exit 0"
+        else
+            fail "$svc: stop: exit status $code"
+            compose logs --no-color --tail 20 "$svc" 2>&1 | sed 's/^/docker:   /'
+        fi
+    done
 }
 
+# `up`: runs `keys`, then the services once it has exited 0.
+up() {
+    compose up -d --no-build >"$tmp/up.log" 2>&1 || {
+        cat "$tmp/up.log"
+        compose logs --no-color --tail 15 2>&1 | sed 's/^/docker:   /'
+        die "docker-compose up"
+    }
+    wait_healthy "${services[@]}"
+}
+
+# Every key file's name, mode, owner and content, to compare runs.
+keys_state() {
+    docker run --rm -v "${project}_keys:$keys_dir:ro" "$image" sh -c \
+        'cd "$1" && find . -type f | sort | while read -r f; do
+            echo "$f $(stat -c "%a %u" "$f") $(md5sum <"$f")"; done' sh "$keys_dir"
+}
+# What `keys` said in its last run.
+keys_said() { compose logs --no-color keys 2>/dev/null | grep 'keys: ' || true; }
+
+compose down -v -t 1 >/dev/null 2>&1 || true
+up
+keys_said >"$tmp/keys.log"
+made=$(grep -c 'made the key pair' "$tmp/keys.log" || true)
+keys_state >"$tmp/keys.state"
+secrets=$(grep '\.key_secret ' "$tmp/keys.state" | awk '{ print $2, $3 }' | sort | uniq -c |
+    awk '{ print $1, $2, $3 }')
+if [ "$made" = 6 ] && [ "$secrets" = "6 600 10001" ] && grep -q '^\./access ' "$tmp/keys.state"; then
+    pass "keys: 6 key pairs, secrets mode 600 owned by the image's user (uid 10001), rings, access file"
+else
+    fail "keys: made $made pairs, secrets (count mode uid): ${secrets:-none}"
+    sed 's/^/docker:   /' "$tmp/keys.log" "$tmp/keys.state"
+fi
+# The same volume, the same keys: `keys` says and changes nothing.
+keys_unchanged() {
+    if [ -z "$1" ] && keys_state | cmp -s - "$tmp/keys.state"; then
+        pass "keys: run again $2, changes nothing"
+    else
+        fail "keys: run again $2, changed the keys: $1"
+    fi
+}
+keys_unchanged "$(compose run --rm -T keys 2>/dev/null)" "(docker-compose run --rm keys)"
+
+# The host's keys, out of the running containers as docker/README.md says:
+# the producer's and the subscriber's secret, ingest's and publish's public
+# key. docker cp keeps the mode, 0600, which the client demands.
+hostkeys=$tmp/keys
+mkdir -m 0700 "$hostkeys"
+for f in ingest:producer.key_secret ingest:ingest.key publish:subscriber.key_secret \
+    publish:publish.key; do
+    docker cp "$(cid "${f%%:*}"):$keys_dir/${f#*:}" "$hostkeys/" || die "docker cp $f"
+done
+modes=$(stat -c '%a' "$hostkeys/producer.key_secret" "$hostkeys/subscriber.key_secret" | sort -u)
+if [ "$modes" = 600 ]; then
+    pass "producer and subscriber keys copied to the host (docker cp), mode 600"
+else
+    fail "keys copied to the host have mode $modes, not 600"
+fi
+curve_send=(--curve-secret "$hostkeys/producer.key_secret" --ingest-key "$hostkeys/ingest.key")
+curve_sub=(--curve-secret "$hostkeys/subscriber.key_secret" --publish-key "$hostkeys/publish.key")
+
 send() {
-    if PAYSTAT_INGEST=tcp://127.0.0.1:$p_ingest "$paystat" send --no-progress \
-        --producer "$2" "$1" >"$tmp/send.log" 2>&1; then
+    if PAYSTAT_INGEST=tcp://127.0.0.1:$port "$paystat" send --no-progress "${curve_send[@]}" \
+        --producer "producer:$2" "$1" >"$tmp/send.log" 2>&1; then
         pass "paystat send $3 from the host"
     else
         cat "$tmp/send.log"
@@ -243,7 +295,7 @@ check_article() {
     local topic='CMI/2012/activity=ecommerce,card=*' got=""
     for _ in $(seq 10); do
         got=$(PAYSTAT_FEED=$feed PAYSTAT_SNAPSHOT=$snapshot timeout 20 "$paystat" sub \
-            --timeout-ms 1000 'CMI/2012/activity=ecommerce' 2>/dev/null |
+            "${curve_sub[@]}" --timeout-ms 1000 'CMI/2012/activity=ecommerce' 2>/dev/null |
             "$python" -c '
 import json, sys
 last = None
@@ -262,31 +314,71 @@ print("none" if last is None else "%.1f" % last)' "$topic") || got="error"
     fi
 }
 
-docker rm -f "$prefix-ingest" "$prefix-compute" "$prefix-publish" "$prefix-gateway" \
-    >/dev/null 2>&1 || true
-docker volume rm "$prefix-ingest" "$prefix-compute" >/dev/null 2>&1 || true
-for svc in publish compute ingest gateway; do start_service "$svc"; done
-wait_healthy publish compute ingest gateway
-
 # The dataset in two halves: 2011 first, then 2012 while compute is stopped
 # (ingest journals and acknowledges it); the 2012 growth needs both.
 data=$root/data/morocco-2011-2012.csv
 { head -n 1 "$data"; grep ',2011,' "$data"; } >"$tmp/part1.csv"
 { head -n 1 "$data"; grep -v ',2011,' "$data" | tail -n +2; } >"$tmp/part2.csv"
+# Without a key the producer's handshake fails: no ack, send gives up.
+if PAYSTAT_INGEST=tcp://127.0.0.1:$port timeout 20 "$paystat" send --no-progress \
+    --timeout-ms 500 --retries 1 --producer docker-test-nokey "$tmp/part1.csv" \
+    >"$tmp/nokey.log" 2>&1; then
+    fail "a send without a key was acknowledged: $(tail -n 1 "$tmp/nokey.log")"
+elif grep -q 'no answer from ingest' "$tmp/nokey.log"; then
+    pass "paystat send without a key gets no ack (handshake refused)"
+else
+    fail "a send without a key failed otherwise: $(tail -n 3 "$tmp/nokey.log")"
+fi
 send "$tmp/part1.csv" docker-test-1 "2011 rows"
-stop_service compute
+stop_services compute
 send "$tmp/part2.csv" docker-test-2 "2012 rows, compute stopped"
-docker start "$prefix-compute" >/dev/null
+compose start compute >/dev/null 2>&1
 wait_healthy compute
 check_article "after compute stop/start"
 
-# Upgrade path: every service stops, new containers on the same volumes.
-for svc in ingest compute publish gateway; do stop_service "$svc"; done
-docker rm "$prefix-ingest" "$prefix-compute" "$prefix-publish" "$prefix-gateway" >/dev/null
-for svc in publish compute ingest gateway; do start_service "$svc"; done
-wait_healthy publish compute ingest gateway
-check_article "new containers on the same volumes"
-for svc in ingest compute publish gateway; do stop_service "$svc"; done
+# Without a key the subscriber's handshake fails: not even the snapshot
+# ($synced), only the client's own "$resync start".
+lines=$(PAYSTAT_FEED=$feed PAYSTAT_SNAPSHOT=$snapshot timeout 20 "$paystat" sub \
+    --timeout-ms 1500 2>/dev/null | grep -cv '^{"topic":"[$]resync"') || true
+if [ "$lines" = 0 ]; then
+    pass "paystat sub without a key reads nothing"
+else
+    fail "paystat sub without a key read $lines messages"
+fi
+
+# A new producer key, made on the host, admitted and granted MTC as
+# docker/README.md says, then SIGHUP to ingest: its MTC rows are applied,
+# its CMI row refused (the same values as sent before: the figures stay).
+"$paystat" keygen p2 --dir "$hostkeys" >/dev/null || die "paystat keygen p2"
+compose run --rm -T keys keys allow producers p2 <"$hostkeys/p2.key" >/dev/null 2>&1 ||
+    die "keys allow producers p2"
+compose run --rm -T keys keys grant p2 MTC >/dev/null 2>&1 || die "keys grant p2 MTC"
+compose kill -s HUP ingest >/dev/null 2>&1
+for _ in $(seq 20); do
+    compose logs --no-color ingest 2>&1 | grep -q 'keys reloaded.*producers' && break
+    sleep 0.5
+done
+{ head -n 1 "$data"; grep -m 2 '^MTC,' "$data"; grep -m 1 '^CMI,' "$data"; } >"$tmp/p2.csv"
+PAYSTAT_INGEST=tcp://127.0.0.1:$port "$paystat" send --no-progress \
+    --curve-secret "$hostkeys/p2.key_secret" --ingest-key "$hostkeys/ingest.key" \
+    --producer p2 "$tmp/p2.csv" >"$tmp/p2.log" 2>&1 || true
+if grep -q 'accepted 2, rejected 1' "$tmp/p2.log" && grep -q 'not_permitted' "$tmp/p2.log"; then
+    pass "after SIGHUP, key p2 (granted MTC) writes MTC, gets not_permitted for CMI"
+else
+    fail "key p2 after SIGHUP: $(tail -n 3 "$tmp/p2.log")"
+    compose logs --no-color --tail 10 ingest 2>&1 | sed 's/^/docker:   /'
+fi
+check_article "after p2's refused CMI row"
+
+# Upgrade path: stop, down (the volumes stay), up: `keys` runs again and
+# must keep every key and p2's admission.
+stop_services "${services[@]}"
+keys_state >"$tmp/keys.state"
+compose down -t 10 >/dev/null 2>&1
+up
+keys_unchanged "$(keys_said)" "at up after down (p2 admitted)"
+check_article "down, then up on the same volumes"
+stop_services "${services[@]}"
 
 elapsed=$(($(date +%s) - started))
 if [ "$failures" -eq 0 ]; then

@@ -121,9 +121,9 @@ static int s_setup_with (void **state, const char *const *extra, int rcvhwm)
     snprintf (f->pub.feed, sizeof f->pub.feed, "tcp://127.0.0.1:%d", f->pub.feed_port);
     snprintf (f->pub.snapshot, sizeof f->pub.snapshot, "tcp://127.0.0.1:%d", s_free_port ());
     s_publish_start (&f->pub, extra);
-    ps_sock_opts_t opts = {0, -1, 0};
+    ps_sock_opts_t opts = {.hwm = 0, .maxmsgsize = -1, .linger_ms = 0};
     f->compute = ps_sock_new (f->ctx, ZMQ_DEALER, f->pub.input, false, &opts);
-    ps_client_opts_t copts = {f->pub.feed, f->pub.snapshot, rcvhwm, 0, 0};
+    ps_client_opts_t copts = {.feed = f->pub.feed, .snapshot = f->pub.snapshot, .rcvhwm = rcvhwm};
     f->client = ps_client_new (f->ctx, &copts);
     *state = f;
     return f->compute && f->client ? 0 : -1;
@@ -360,7 +360,10 @@ static int s_setup_silence (void **state)
     int rc = s_setup_with (state, NULL, 0);
     s_fixture_t *f = *state;
     ps_client_destroy (&f->client);
-    ps_client_opts_t opts = {f->pub.feed, f->pub.snapshot, 0, 300, 1000};
+    ps_client_opts_t opts = {.feed = f->pub.feed,
+                             .snapshot = f->pub.snapshot,
+                             .silence_ms = 300,
+                             .snapshot_timeout_ms = 1000};
     f->client = ps_client_new (f->ctx, &opts);
     return rc || !f->client ? -1 : 0;
 }

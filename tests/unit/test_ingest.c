@@ -128,17 +128,23 @@ static int s_teardown (void **state)
     return 0;
 }
 
-/*  Sends rows as a batch without committing the journal's group and
-    decodes the ack into f->ack. */
-static void s_receive (s_fixture_t *f, const char *producer, uint64_t seq, const s_row_t *rows,
-                       int n)
+/*  Sends rows as a batch under CURVE key KEY (NULL: none) without
+    committing the journal's group and decodes the ack into f->ack. */
+static void s_receive_as (s_fixture_t *f, const char *key, const char *producer, uint64_t seq,
+                          const s_row_t *rows, int n)
 {
     s_pack_batch (&f->frame, producer, seq, rows, n);
-    ps_ingest_receive (f->ingest, f->frame.data, f->frame.size);
+    ps_ingest_receive (f->ingest, key, f->frame.data, f->frame.size);
     const msgpack_sbuffer *ack = ps_ingest_ack (f->ingest);
     ps_error_t err;
     ps_ack_clear (&f->ack);
     assert_int_equal (ps_ack_decode (&f->ack, ack->data, ack->size, &err), 0);
+}
+
+static void s_receive (s_fixture_t *f, const char *producer, uint64_t seq, const s_row_t *rows,
+                       int n)
+{
+    s_receive_as (f, NULL, producer, seq, rows, n);
 }
 
 /*  As s_receive, then commits the group as ingest's loop would. */
@@ -343,7 +349,7 @@ static void test_malformed_frame (void **state)
 {
     s_fixture_t *f = *state;
     const char junk[] = "\x93\x01\x02"; /* array of 3 with one element missing */
-    ps_ingest_receive (f->ingest, junk, 3);
+    ps_ingest_receive (f->ingest, NULL, junk, 3);
     const msgpack_sbuffer *ack = ps_ingest_ack (f->ingest);
     ps_error_t err;
     ps_ack_clear (&f->ack);
@@ -393,6 +399,83 @@ static void test_producer_bound (void **state)
     assert_true (ps_ingest_stats (f->ingest)->journaled >= 4);
 }
 
+/*  Under CURVE a key sends as its own name or "NAME:..." only; anything
+    else, or a key revoked since its handshake (""), is refused whole and
+    consumes nothing of the producer it named. */
+static void test_producer_bound_to_key (void **state)
+{
+    s_fixture_t *f = *state;
+    static const char *const spoofed[] = {"p2", "p10", "x:p1", "p"};
+    for (size_t i = 0; i < sizeof spoofed / sizeof *spoofed; i++) {
+        s_receive_as (f, "p1", spoofed[i], 1, s_good, 2);
+        assert_int_equal (f->ack.status, PS_ACK_REJECTED);
+        assert_true (f->ack.has_error);
+        assert_int_equal (f->ack.error.code, PS_E_PERMISSION);
+        assert_string_equal (f->ack.error.field, "producer");
+        assert_string_equal (f->ack.producer, spoofed[i]);
+        assert_int_equal (f->ack.accepted, 0);
+        assert_int_equal (f->ack.nrejects, 0);
+    }
+    s_receive_as (f, "", "p1", 1, s_good, 2);
+    assert_int_equal (f->ack.status, PS_ACK_REJECTED);
+    assert_int_equal (f->ack.error.code, PS_E_PERMISSION);
+    assert_non_null (strstr (f->ack.error.reason, "no longer allowed"));
+    assert_false (ps_journal_pending (f->journal));
+    assert_int_equal (ps_ingest_stats (f->ingest)->batches_rejected, 5);
+    /* Nothing was consumed: p2's own seq 1 is new, p1 and p1:x are p1's. */
+    s_receive_as (f, "p2", "p2", 1, s_good, 2);
+    assert_int_equal (f->ack.status, PS_ACK_OK);
+    s_receive_as (f, "p1", "p1", 1, s_good, 1);
+    assert_int_equal (f->ack.status, PS_ACK_OK);
+    s_receive_as (f, "p1", "p1:branch-7", 1, s_good, 1);
+    assert_int_equal (f->ack.status, PS_ACK_OK);
+    assert_int_equal (ps_journal_commit (f->journal), 0);
+    assert_int_equal (ps_ingest_stats (f->ingest)->journaled, 3);
+}
+
+/*  With an access file, a report for a source its key may not write is
+    rejected alone, before it can fix its series' currency; without CURVE
+    (no key) the file does not apply. */
+static void test_source_permissions (void **state)
+{
+    s_fixture_t *f = *state;
+    char path[128], err[512];
+    snprintf (path, sizeof path, "%s/access", f->dir);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fputs ("p1 CMI\nall *\n", file);
+    fclose (file);
+    ps_access_t *access = ps_access_load (path, err, sizeof err);
+    assert_non_null (access);
+    ps_ingest_set_access (f->ingest, access);
+    const s_row_t rows[] = {{"BAM", "2012", NULL, 1, 100, "MAD"},
+                            {"CMI", "2012", NULL, 2, 200, "MAD"},
+                            {"BAM", "2013", NULL, 3, 300, "MAD"}};
+    s_receive_as (f, "p1", "p1", 1, rows, 3);
+    assert_int_equal (f->ack.status, PS_ACK_PARTIAL);
+    assert_int_equal (f->ack.accepted, 1);
+    assert_int_equal (f->ack.nrejects, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (f->ack.rejects[i].index, (uint32_t) (i * 2));
+        assert_int_equal (f->ack.rejects[i].error.code, PS_E_PERMISSION);
+        assert_string_equal (f->ack.rejects[i].error.field, "source");
+    }
+    assert_string_equal (f->ack.rejects[0].error.reason, "key p1 may not write source BAM");
+    assert_int_equal (ps_ingest_stats (f->ingest)->rejected_by_code[PS_E_PERMISSION], 2);
+    /* Only the source is judged: BAM's series has no currency yet. */
+    const s_row_t euro[] = {{"BAM", "2012", NULL, 1, 100, "EUR"}};
+    s_receive_as (f, "all", "all", 1, euro, 1);
+    assert_int_equal (f->ack.status, PS_ACK_OK);
+    /* A key not listed writes nothing; no key (CURVE off) writes anything. */
+    s_receive_as (f, "p9", "p9", 1, rows, 1);
+    assert_int_equal (f->ack.status, PS_ACK_REJECTED);
+    assert_int_equal (f->ack.rejects[0].error.code, PS_E_PERMISSION);
+    s_receive (f, "p9", 2, rows + 1, 1);
+    assert_int_equal (f->ack.status, PS_ACK_OK);
+    ps_ingest_set_access (f->ingest, NULL);
+    ps_access_destroy (&access);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +488,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_malformed_frame, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_all_rejected, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_producer_bound, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_producer_bound_to_key, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_source_permissions, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -161,7 +161,7 @@ static void s_world_start (world_t *w, const char *endpoint)
     w->fake.ctx = w->ctx;
     w->fake.endpoint = endpoint;
     /* first seq 7, 3 reports a batch, window 2, 150 ms timeout, 3 retries */
-    w->config = (ps_sender_config_t){endpoint, "unit-test", 7, 3, 2, 150, 3};
+    w->config = (ps_sender_config_t){endpoint, "unit-test", 7, 3, 2, 150, 3, NULL};
 }
 
 static void s_world_run_ingest (world_t *w)

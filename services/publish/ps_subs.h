@@ -1,0 +1,120 @@
+/*  ps_subs: the feed's subscriptions, bounded.
+
+    libzmq's XPUB keeps every subscription its peers send in a trie of one
+    node per prefix byte (about 31 bytes of memory per byte of prefix), for
+    as long as the peer stays connected. Nothing in libzmq 4.3.4 bounds it:
+    ZMQ_XPUB_MANUAL does not either, since in manual mode the socket still
+    records every subscription of each peer in a second trie (to announce
+    them as unsubscriptions when the peer leaves), and applying one after
+    its peer has gone adds a freed pipe to the trie (libzmq PR #4137, not
+    in 4.3.4). So publish keeps the automatic trie and bounds it itself:
+
+    - ZMQ_MAXMSGSIZE PS_SUBS_FRAME_MAX on the feed: a peer that sends a
+      longer frame is disconnected by libzmq, and everything it subscribed
+      goes with it;
+    - ZMQ_XPUB_VERBOSE shows publish every subscription and the departure
+      of the last subscriber of each prefix, so this set mirrors exactly
+      the distinct prefixes the trie holds (libzmq counts the subscribers
+      of each prefix across connections);
+    - a subscription longer than PS_SUBS_PREFIX_MAX (no topic or prefix
+      heartbeat can match it) or a new prefix beyond MAX distinct ones is
+      refused: counted, no prefix heartbeat, and for the latter the
+      connection that sent it is closed (ps_subs_evict), since only its
+      departure gives the memory back;
+    - ZMQ_RCVHWM PS_SUBS_RCVHWM on the feed bounds how many more
+      subscriptions libzmq takes from a connection before publish reads
+      them, hence what a connection adds after publish decided to close it.
+
+    The sender of a subscription is not visible through the XPUB, so the
+    connection closed is, among the feed's TCP connections that received
+    data in the last moments, the one that has sent the most (TCP_INFO):
+    the one flooding. An idle subscriber is never picked. */
+
+#ifndef PS_SUBS_H_INCLUDED
+#define PS_SUBS_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ps_proto.h"
+
+/* Longest subscription with a use: "$hb/" and the longest topic. */
+#define PS_SUBS_PREFIX_MAX (sizeof PS_TOPIC_HB_PREFIX - 1 + PS_TOPIC_MAX)
+/*  Longest subscription frame a feed peer may send (ZMQ_MAXMSGSIZE): a
+    libzmq 4.3 SUB sends a ZMTP 3.1 SUBSCRIBE command, 10 bytes plus the
+    prefix (450 for the longest), 483 under CURVE; with room to spare. */
+#define PS_SUBS_FRAME_MAX 512
+/* Subscriptions libzmq reads ahead from one feed connection (ZMQ_RCVHWM). */
+#define PS_SUBS_RCVHWM 100
+
+typedef enum {
+    PS_SUBS_ACCEPTED = 0, /* held within the bounds */
+    PS_SUBS_TOO_LONG,     /* longer than PS_SUBS_PREFIX_MAX: nothing can match it */
+    PS_SUBS_FULL,         /* a new prefix beyond the bound: evict its sender */
+    PS_SUBS_VERDICTS
+} ps_subs_verdict_t;
+
+typedef struct ps_subs_t ps_subs_t;
+
+/* A feed connection closed by ps_subs_evict. */
+typedef struct {
+    int fd;
+    char peer[64];  /* its peer, "address:port" */
+    uint64_t bytes; /* bytes it had sent */
+} ps_subs_peer_t;
+
+/*  Creates an empty set accepting at most MAX distinct prefixes, for the
+    feed bound on TCP port PORT (-1: not TCP; nothing is ever evicted).
+    Returns NULL when out of memory. */
+ps_subs_t *ps_subs_new (size_t max, int port);
+
+/*  Destroys the set and sets *SELF_P to NULL; NULL-safe. */
+void ps_subs_destroy (ps_subs_t **self_p);
+
+/*  The feed reported a subscription to PREFIX (LEN bytes), which libzmq
+    already holds. Returns the verdict; a refused one is counted. Holding
+    a prefix again (another subscriber, or the same one twice) costs
+    nothing and is accepted, unless it is too long or was refused and the
+    set is still over its bound. */
+ps_subs_verdict_t ps_subs_subscribe (ps_subs_t *self, const char *prefix, size_t len);
+
+/*  The feed reported that the last subscriber of PREFIX left or
+    unsubscribed. Returns true when PREFIX had been accepted (its prefix
+    heartbeats, if any, end now). */
+bool ps_subs_unsubscribe (ps_subs_t *self, const char *prefix, size_t len);
+
+/*  Distinct prefixes held, refused ones included. */
+size_t ps_subs_size (const ps_subs_t *self);
+
+/*  Subscriptions refused for REASON (PS_SUBS_TOO_LONG or PS_SUBS_FULL). */
+uint64_t ps_subs_refused (const ps_subs_t *self, ps_subs_verdict_t reason);
+
+/*  Connections closed by ps_subs_evict. */
+uint64_t ps_subs_evicted (const ps_subs_t *self);
+
+/*  After a PS_SUBS_FULL verdict: closes the feed connection that most
+    likely sent it (ps_subs_drop_busy_peer), unless one was closed less
+    than a few milliseconds ago (what libzmq had already read from that
+    one arrives meanwhile). NOW_MS is a monotonic clock. Returns true when
+    one was closed, described in *PEER. */
+bool ps_subs_evict (ps_subs_t *self, int64_t now_ms, ps_subs_peer_t *peer);
+
+/*  True at most once every few seconds while refusals happen, for a
+    rate-limited warning; *SINCE is set to the refusals since the last
+    time it returned true. */
+bool ps_subs_warn_due (ps_subs_t *self, int64_t now_ms, uint64_t *since);
+
+/*  The TCP port of a libzmq endpoint such as "tcp://127.0.0.1:7404" or
+    "tcp://[::1]:7404", or -1 for any other transport. */
+int ps_subs_tcp_port (const char *endpoint);
+
+/*  Among this process's established TCP connections whose local port is
+    PORT and that are still sending (data received within RECENT_MS, or
+    some not read yet), shuts down (both directions) the one that has
+    received the most bytes, and drops what it sent that was not read yet;
+    libzmq then sees the connection end and closes it. Returns 0 and
+    describes the connection in *PEER, or -1 when none qualifies. */
+int ps_subs_drop_busy_peer (int port, unsigned recent_ms, ps_subs_peer_t *peer);
+
+#endif

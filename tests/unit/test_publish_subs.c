@@ -1,0 +1,280 @@
+/*  The feed's subscription bounds: which subscriptions publish accepts,
+    what it counts, and which connection it closes when one more prefix
+    would pass the bound. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ps_subs.h"
+
+static ps_subs_verdict_t s_sub (ps_subs_t *subs, const char *prefix)
+{
+    return ps_subs_subscribe (subs, prefix, strlen (prefix));
+}
+
+static bool s_unsub (ps_subs_t *subs, const char *prefix)
+{
+    return ps_subs_unsubscribe (subs, prefix, strlen (prefix));
+}
+
+static void test_subscriptions_within_the_bound_are_accepted (void **state)
+{
+    (void) state;
+    ps_subs_t *subs = ps_subs_new (3, -1);
+    assert_int_equal (s_sub (subs, ""), PS_SUBS_ACCEPTED);
+    assert_int_equal (s_sub (subs, "CMI/2012/"), PS_SUBS_ACCEPTED);
+    assert_int_equal (s_sub (subs, "$hb/CMI/2012/"), PS_SUBS_ACCEPTED);
+    /* Another subscriber of a held prefix (or the same one twice) adds
+       nothing to what libzmq holds: accepted even with the set full. */
+    assert_int_equal (s_sub (subs, "CMI/2012/"), PS_SUBS_ACCEPTED);
+    assert_int_equal (ps_subs_size (subs), 3);
+    /* The feed reports only the departure of a prefix's last subscriber. */
+    assert_true (s_unsub (subs, "CMI/2012/"));
+    assert_int_equal (ps_subs_size (subs), 2);
+    /* An unsubscription from a prefix not held changes nothing. */
+    assert_false (s_unsub (subs, "CMI/2012/"));
+    assert_false (s_unsub (subs, "never"));
+    assert_int_equal (ps_subs_size (subs), 2);
+    assert_int_equal (ps_subs_refused (subs, PS_SUBS_TOO_LONG), 0);
+    assert_int_equal (ps_subs_refused (subs, PS_SUBS_FULL), 0);
+    assert_int_equal (ps_subs_refused (subs, PS_SUBS_ACCEPTED), 0);
+    ps_subs_destroy (&subs);
+    assert_null (subs);
+    ps_subs_destroy (&subs);
+}
+
+static void test_a_prefix_longer_than_any_use_is_refused (void **state)
+{
+    (void) state;
+    /* "$hb/" and the longest topic: 440 bytes. */
+    assert_int_equal (PS_SUBS_PREFIX_MAX, 440);
+    char prefix[PS_SUBS_PREFIX_MAX + 2];
+    memset (prefix, 'x', sizeof prefix);
+    ps_subs_t *subs = ps_subs_new (10, -1);
+    assert_int_equal (ps_subs_subscribe (subs, prefix, PS_SUBS_PREFIX_MAX), PS_SUBS_ACCEPTED);
+    assert_int_equal (ps_subs_subscribe (subs, prefix, PS_SUBS_PREFIX_MAX + 1), PS_SUBS_TOO_LONG);
+    assert_int_equal (ps_subs_subscribe (subs, prefix, PS_SUBS_PREFIX_MAX + 2), PS_SUBS_TOO_LONG);
+    /* Refused, but libzmq holds it all the same: it counts toward the bound. */
+    assert_int_equal (ps_subs_size (subs), 3);
+    assert_int_equal (ps_subs_subscribe (subs, prefix, PS_SUBS_PREFIX_MAX + 1), PS_SUBS_TOO_LONG);
+    assert_int_equal (ps_subs_refused (subs, PS_SUBS_TOO_LONG), 3);
+    assert_false (ps_subs_unsubscribe (subs, prefix, PS_SUBS_PREFIX_MAX + 1));
+    assert_true (ps_subs_unsubscribe (subs, prefix, PS_SUBS_PREFIX_MAX));
+    assert_int_equal (ps_subs_size (subs), 1);
+    ps_subs_destroy (&subs);
+}
+
+static void test_a_new_prefix_beyond_the_bound_is_refused_until_room_is_made (void **state)
+{
+    (void) state;
+    ps_subs_t *subs = ps_subs_new (2, -1);
+    assert_int_equal (s_sub (subs, "A/"), PS_SUBS_ACCEPTED);
+    assert_int_equal (s_sub (subs, "B/"), PS_SUBS_ACCEPTED);
+    assert_int_equal (s_sub (subs, "C/"), PS_SUBS_FULL);
+    assert_int_equal (s_sub (subs, "$hb/D/"), PS_SUBS_FULL);
+    assert_int_equal (ps_subs_size (subs), 4);
+    assert_int_equal (ps_subs_refused (subs, PS_SUBS_FULL), 2);
+    /* C is held (by the connection publish is closing): another
+       subscriber of it is refused too while the set is over its bound. */
+    assert_int_equal (s_sub (subs, "C/"), PS_SUBS_FULL);
+    assert_int_equal (ps_subs_refused (subs, PS_SUBS_FULL), 3);
+    /* The evicted connection leaves: its refused prefixes go. */
+    assert_false (s_unsub (subs, "$hb/D/"));
+    assert_int_equal (ps_subs_size (subs), 3);
+    assert_true (s_unsub (subs, "A/"));
+    /* Back within the bound: C, still held by another subscriber, is
+       accepted on its next subscription; a new prefix is refused. */
+    assert_int_equal (s_sub (subs, "C/"), PS_SUBS_ACCEPTED);
+    assert_int_equal (s_sub (subs, "E/"), PS_SUBS_FULL);
+    assert_false (s_unsub (subs, "E/"));
+    assert_true (s_unsub (subs, "C/"));
+    assert_int_equal (s_sub (subs, "E/"), PS_SUBS_ACCEPTED);
+    assert_int_equal (ps_subs_size (subs), 2);
+    ps_subs_destroy (&subs);
+}
+
+static void test_a_zero_bound_refuses_every_prefix (void **state)
+{
+    (void) state;
+    ps_subs_t *subs = ps_subs_new (0, -1);
+    assert_int_equal (s_sub (subs, ""), PS_SUBS_FULL);
+    assert_false (s_unsub (subs, ""));
+    assert_int_equal (ps_subs_size (subs), 0);
+    /* Not on TCP: no connection can be picked, none is closed. */
+    ps_subs_peer_t peer;
+    assert_false (ps_subs_evict (subs, 1000, &peer));
+    assert_int_equal (ps_subs_evicted (subs), 0);
+    ps_subs_destroy (&subs);
+}
+
+static void test_refusals_are_reported_at_most_every_ten_seconds (void **state)
+{
+    (void) state;
+    ps_subs_t *subs = ps_subs_new (1, -1);
+    uint64_t since = 99;
+    assert_false (ps_subs_warn_due (subs, 0, &since));
+    assert_int_equal (s_sub (subs, "A/"), PS_SUBS_ACCEPTED);
+    assert_false (ps_subs_warn_due (subs, 0, &since));
+    assert_int_equal (s_sub (subs, "B/"), PS_SUBS_FULL);
+    assert_true (ps_subs_warn_due (subs, 0, &since));
+    assert_int_equal (since, 1);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal (s_sub (subs, "B/"), PS_SUBS_FULL);
+    assert_false (ps_subs_warn_due (subs, 9999, &since));
+    assert_true (ps_subs_warn_due (subs, 10000, &since));
+    assert_int_equal (since, 5);
+    /* Nothing refused since: nothing to say. */
+    assert_false (ps_subs_warn_due (subs, 30000, &since));
+    ps_subs_destroy (&subs);
+}
+
+static void test_tcp_ports_are_read_from_endpoints (void **state)
+{
+    (void) state;
+    assert_int_equal (ps_subs_tcp_port ("tcp://127.0.0.1:7404"), 7404);
+    assert_int_equal (ps_subs_tcp_port ("tcp://[::1]:9"), 9);
+    assert_int_equal (ps_subs_tcp_port ("tcp://0.0.0.0:65535"), 65535);
+    assert_int_equal (ps_subs_tcp_port ("tcp://0.0.0.0:65536"), -1);
+    assert_int_equal (ps_subs_tcp_port ("tcp://127.0.0.1:0"), -1);
+    assert_int_equal (ps_subs_tcp_port ("tcp://127.0.0.1:"), -1);
+    assert_int_equal (ps_subs_tcp_port ("tcp://127.0.0.1:12x"), -1);
+    assert_int_equal (ps_subs_tcp_port ("tcp://host"), -1);
+    assert_int_equal (ps_subs_tcp_port ("ipc:///tmp/feed:1"), -1);
+    assert_int_equal (ps_subs_tcp_port ("inproc://feed"), -1);
+    assert_int_equal (ps_subs_tcp_port (NULL), -1);
+}
+
+/* A connected pair over loopback: CLIENT connects to the listener,
+ *SERVER is the accepted end. */
+static int s_connect (int listener, int port, int *server)
+{
+    int client = socket (AF_INET, SOCK_STREAM, 0);
+    assert_true (client >= 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons ((uint16_t) port)};
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    assert_int_equal (connect (client, (struct sockaddr *) &addr, sizeof addr), 0);
+    *server = accept (listener, NULL, NULL);
+    assert_true (*server >= 0);
+    return client;
+}
+
+/* The descriptor ps_subs_drop_busy_peer shut down, or -1. */
+static int s_drop (int port, unsigned recent_ms)
+{
+    ps_subs_peer_t peer;
+    if (ps_subs_drop_busy_peer (port, recent_ms, &peer) != 0)
+        return -1;
+    assert_true (peer.bytes > 0);
+    assert_true (strncmp (peer.peer, "127.0.0.1:", 10) == 0);
+    return peer.fd;
+}
+
+/* Sends N bytes from CLIENT and waits until SERVER has them all (TCP_INFO
+   counts them then). */
+static void s_send_and_wait (int client, int server, size_t n)
+{
+    char buf[4096];
+    assert_true (n <= sizeof buf);
+    memset (buf, 's', n);
+    assert_int_equal (send (client, buf, n, 0), (ssize_t) n);
+    for (size_t got = 0; got < n;) {
+        struct pollfd p = {server, POLLIN, 0};
+        assert_int_equal (poll (&p, 1, 5000), 1);
+        ssize_t rc = recv (server, buf, sizeof buf, 0);
+        assert_true (rc > 0);
+        got += (size_t) rc;
+    }
+}
+
+/* True when CLIENT sees the end of the stream (its peer was shut down). */
+static bool s_ended (int client)
+{
+    struct pollfd p = {client, POLLIN, 0};
+    char buf[8];
+    return poll (&p, 1, 2000) == 1 && recv (client, buf, sizeof buf, MSG_DONTWAIT) == 0;
+}
+
+static void s_sleep_ms (long ms)
+{
+    nanosleep (&(struct timespec){ms / 1000, (ms % 1000) * 1000 * 1000}, NULL);
+}
+
+static void test_the_connection_flooding_is_shut_down (void **state)
+{
+    (void) state;
+    int listener = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET};
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    assert_int_equal (bind (listener, (struct sockaddr *) &addr, sizeof addr), 0);
+    assert_int_equal (listen (listener, 4), 0);
+    assert_int_equal (getsockname (listener, (struct sockaddr *) &addr, &len), 0);
+    int port = ntohs (addr.sin_port);
+
+    int quiet_server, busy_server, idle_server;
+    int quiet = s_connect (listener, port, &quiet_server);
+    int busy = s_connect (listener, port, &busy_server);
+    int idle = s_connect (listener, port, &idle_server);
+    /* Nothing received for 300 ms (nor made): nothing to pick. */
+    s_sleep_ms (300);
+    assert_int_equal (s_drop (port, 250), -1);
+    s_send_and_wait (quiet, quiet_server, 3);
+    s_send_and_wait (busy, busy_server, 3000);
+    /* Only the listener's port counts: none of the clients' own ends. */
+    assert_int_equal (s_drop (port < 65535 ? port + 1 : 1, 250), -1);
+    assert_int_equal (s_drop (port, 250), busy_server);
+    assert_true (s_ended (busy));
+    /* The others keep their connection. Once QUIET's bytes are 300 ms
+       old, nothing is left to pick within 250 ms; within a minute, QUIET
+       is (it has sent more than IDLE). */
+    struct pollfd p[2] = {{quiet, POLLIN, 0}, {idle, POLLIN, 0}};
+    assert_int_equal (poll (p, 2, 300), 0);
+    assert_int_equal (s_drop (port, 250), -1);
+    assert_int_equal (s_drop (port, 60000), quiet_server);
+    assert_true (s_ended (quiet));
+    assert_int_equal (poll (&p[1], 1, 100), 0);
+
+    ps_subs_t *subs = ps_subs_new (1, port);
+    s_send_and_wait (idle, idle_server, 1);
+    ps_subs_peer_t peer;
+    assert_true (ps_subs_evict (subs, 1000, &peer));
+    assert_int_equal (peer.fd, idle_server);
+    assert_true (s_ended (idle));
+    assert_int_equal (ps_subs_evicted (subs), 1);
+    /* Nothing left to close (and too soon after the last one anyway). */
+    assert_false (ps_subs_evict (subs, 1001, &peer));
+    assert_false (ps_subs_evict (subs, 5000, &peer));
+    assert_int_equal (ps_subs_evicted (subs), 1);
+    ps_subs_destroy (&subs);
+
+    int fds[] = {quiet, busy, idle, quiet_server, busy_server, idle_server, listener};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        close (fds[i]);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_subscriptions_within_the_bound_are_accepted),
+        cmocka_unit_test (test_a_prefix_longer_than_any_use_is_refused),
+        cmocka_unit_test (test_a_new_prefix_beyond_the_bound_is_refused_until_room_is_made),
+        cmocka_unit_test (test_a_zero_bound_refuses_every_prefix),
+        cmocka_unit_test (test_refusals_are_reported_at_most_every_ten_seconds),
+        cmocka_unit_test (test_tcp_ports_are_read_from_endpoints),
+        cmocka_unit_test (test_the_connection_flooding_is_shut_down),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
