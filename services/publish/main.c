@@ -70,6 +70,7 @@ typedef struct {
     ps_ring_t *ring;
     ps_digest_t *digest;
     ps_subs_t *subs;
+    ps_subs_guard_t *guard; /* NULL when the feed is not on TCP */
     ps_snapshot_t *snapshots;
     uint64_t epoch;
     uint64_t seq; /* last seq published in this epoch */
@@ -355,9 +356,13 @@ static void s_collect (void *arg, ps_metrics_t *m)
                         "reason=\"too_long\"", ps_subs_refused (server->subs, PS_SUBS_TOO_LONG));
     ps_metrics_counter (m, "paystat_publish_subscriptions_refused_total", refused_help,
                         "reason=\"full\"", ps_subs_refused (server->subs, PS_SUBS_FULL));
-    ps_metrics_counter (m, "paystat_publish_subscribers_evicted_total",
-                        "Feed connections closed for subscribing beyond --max-subscriptions.", NULL,
-                        ps_subs_evicted (server->subs));
+    const char *evicted_help = "Feed connections closed, by reason: a new prefix beyond "
+                               "--max-subscriptions, or subscribing too fast.";
+    ps_metrics_counter (m, "paystat_publish_subscribers_evicted_total", evicted_help,
+                        "reason=\"full\"", ps_subs_evicted (server->subs));
+    ps_metrics_counter (m, "paystat_publish_subscribers_evicted_total", evicted_help,
+                        "reason=\"rate\"",
+                        server->guard ? ps_subs_guard_closed (server->guard) : 0);
     if (ps_security_on (server->security)) {
         ps_metrics_counter (m, "paystat_publish_curve_handshakes_total",
                             "CURVE handshakes on every bound socket, by result.",
@@ -465,8 +470,13 @@ int main (int argc, char **argv)
         !server.snapshots ||
         zmq_setsockopt (server.feed, ZMQ_XPUB_VERBOSE, &verbose, sizeof verbose) != 0)
         goto done;
-    server.subs = ps_subs_new ((size_t) max_subscriptions, s_feed_port (server.feed));
-    if (!server.subs)
+    int feed_port = s_feed_port (server.feed);
+    server.subs = ps_subs_new ((size_t) max_subscriptions, feed_port);
+    if (feed_port >= 0)
+        server.guard = ps_subs_guard_new (
+            feed_port, &(ps_subs_limits_t){PS_SUBS_BURST, PS_SUBS_RATE, PS_SUBS_TOTAL_BURST,
+                                           PS_SUBS_TOTAL_RATE});
+    if (!server.subs || (feed_port >= 0 && !server.guard))
         goto done;
     const char *http = ps_config_get (s_options, "http")->value;
     if (ps_ops_enabled (http) && !(server.ops = ps_ops_new (http, s_collect, s_ready, &server)))
@@ -484,6 +494,8 @@ int main (int argc, char **argv)
              server.updates, server.messages, ps_lvc_size (server.lvc), server.bad_frames,
              ps_snapshot_served (server.snapshots));
 done:
+    /* Before the sockets close: the guard acts on their connections. */
+    ps_subs_guard_destroy (&server.guard);
     ps_ops_destroy (&server.ops);
     ps_snapshot_destroy (&server.snapshots);
     ps_sock_destroy (&server.input);

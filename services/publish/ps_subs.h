@@ -2,33 +2,45 @@
 
     libzmq's XPUB keeps every subscription its peers send in a trie of one
     node per prefix byte (about 31 bytes of memory per byte of prefix), for
-    as long as the peer stays connected. Nothing in libzmq 4.3.4 bounds it:
-    ZMQ_XPUB_MANUAL does not either, since in manual mode the socket still
-    records every subscription of each peer in a second trie (to announce
+    as long as the peer stays connected. Nothing in libzmq 4.3.4 bounds it,
+    and ZMQ_XPUB_MANUAL does not help: in manual mode the socket still
+    records every subscription of each peer, in a second trie (to announce
     them as unsubscriptions when the peer leaves), and applying one after
-    its peer has gone adds a freed pipe to the trie (libzmq PR #4137, not
-    in 4.3.4). So publish keeps the automatic trie and bounds it itself:
+    its peer has gone puts a freed pipe in the trie (fixed by libzmq PR
+    #4137, after 4.3.4). Worse, the XPUB takes subscriptions in from its
+    pipes in a loop that runs, inside whichever libzmq call publish makes,
+    for as long as the pipe has more: a peer that sends faster than the
+    trie grows keeps publish's own thread in that loop, and removing a
+    departed peer's subscriptions walks the whole trie. So publish keeps
+    the automatic trie and bounds what reaches it:
 
     - ZMQ_MAXMSGSIZE PS_SUBS_FRAME_MAX on the feed: a peer that sends a
       longer frame is disconnected by libzmq, and everything it subscribed
       goes with it;
+    - a guard thread (ps_subs_guard) reads every feed connection's byte
+      count from the kernel and closes one that sends more than a burst of
+      PS_SUBS_BURST bytes plus PS_SUBS_RATE bytes a second (a subscriber
+      sends nothing but its subscriptions), and, when all of them together
+      send more than PS_SUBS_TOTAL_BURST plus PS_SUBS_TOTAL_RATE a second,
+      those that sent the most;
     - ZMQ_XPUB_VERBOSE shows publish every subscription and the departure
-      of the last subscriber of each prefix, so this set mirrors exactly
-      the distinct prefixes the trie holds (libzmq counts the subscribers
-      of each prefix across connections);
+      of the last subscriber of each prefix, so the set (ps_subs_t)
+      mirrors exactly the distinct prefixes the trie holds (libzmq counts
+      each prefix's subscribers across connections);
     - a subscription longer than PS_SUBS_PREFIX_MAX (no topic or prefix
       heartbeat can match it) or a new prefix beyond MAX distinct ones is
       refused: counted, no prefix heartbeat, and for the latter the
       connection that sent it is closed (ps_subs_evict), since only its
       departure gives the memory back;
-    - ZMQ_RCVHWM PS_SUBS_RCVHWM on the feed bounds how many more
-      subscriptions libzmq takes from a connection before publish reads
-      them, hence what a connection adds after publish decided to close it.
+    - ZMQ_RCVHWM PS_SUBS_RCVHWM on the feed: what libzmq reads ahead of
+      publish from a connection.
 
-    The sender of a subscription is not visible through the XPUB, so the
-    connection closed is, among the feed's TCP connections that received
-    data in the last moments, the one that has sent the most (TCP_INFO):
-    the one flooding. An idle subscriber is never picked. */
+    The sender of a subscription is not visible through the XPUB: the
+    connection closed for it is, among the feed's TCP connections still
+    sending, the one that has sent the most (TCP_INFO). An idle subscriber
+    is never picked. Connections are closed with shutdown(2), which leaves
+    the descriptor to libzmq; what the peer sent that was not read yet is
+    read and dropped, or libzmq would still take it in. */
 
 #ifndef PS_SUBS_H_INCLUDED
 #define PS_SUBS_H_INCLUDED
@@ -47,6 +59,14 @@
 #define PS_SUBS_FRAME_MAX 512
 /* Subscriptions libzmq reads ahead from one feed connection (ZMQ_RCVHWM). */
 #define PS_SUBS_RCVHWM 100
+/*  What a feed connection may send at once (about 36 subscriptions of
+    the longest kind, 300 of a usual length, both with their "$hb/"
+    twins), and then per second; and all of them together (a flooder that
+    reconnects is a new connection every time). */
+#define PS_SUBS_BURST       (16 * 1024)
+#define PS_SUBS_RATE        (4 * 1024)
+#define PS_SUBS_TOTAL_BURST (256 * 1024)
+#define PS_SUBS_TOTAL_RATE  (64 * 1024)
 
 typedef enum {
     PS_SUBS_ACCEPTED = 0, /* held within the bounds */
@@ -55,14 +75,14 @@ typedef enum {
     PS_SUBS_VERDICTS
 } ps_subs_verdict_t;
 
-typedef struct ps_subs_t ps_subs_t;
-
-/* A feed connection closed by ps_subs_evict. */
+/* A feed connection closed. */
 typedef struct {
     int fd;
     char peer[64];  /* its peer, "address:port" */
     uint64_t bytes; /* bytes it had sent */
 } ps_subs_peer_t;
+
+typedef struct ps_subs_t ps_subs_t;
 
 /*  Creates an empty set accepting at most MAX distinct prefixes, for the
     feed bound on TCP port PORT (-1: not TCP; nothing is ever evicted).
@@ -94,8 +114,9 @@ uint64_t ps_subs_refused (const ps_subs_t *self, ps_subs_verdict_t reason);
 uint64_t ps_subs_evicted (const ps_subs_t *self);
 
 /*  After a PS_SUBS_FULL verdict: closes the feed connection that most
-    likely sent it (ps_subs_drop_busy_peer), unless one was closed less
-    than a few milliseconds ago (what libzmq had already read from that
+    likely sent it (ps_subs_drop_busy_peer: one still sending that has
+    sent a few dozen subscriptions at least), unless it looked less than
+    a few milliseconds ago (what libzmq had already read from the last
     one arrives meanwhile). NOW_MS is a monotonic clock. Returns true when
     one was closed, described in *PEER. */
 bool ps_subs_evict (ps_subs_t *self, int64_t now_ms, ps_subs_peer_t *peer);
@@ -105,16 +126,38 @@ bool ps_subs_evict (ps_subs_t *self, int64_t now_ms, ps_subs_peer_t *peer);
     time it returned true. */
 bool ps_subs_warn_due (ps_subs_t *self, int64_t now_ms, uint64_t *since);
 
+typedef struct ps_subs_guard_t ps_subs_guard_t;
+
+/* What feed connections may send, in bytes: at once, then per second. */
+typedef struct {
+    uint64_t burst, rate;             /* each connection */
+    uint64_t total_burst, total_rate; /* all of them together */
+} ps_subs_limits_t;
+
+/*  Starts a thread that, every few milliseconds, reads how many bytes
+    libzmq has taken from each established TCP connection on local port
+    PORT, and closes any that sends more than LIMITS allow it; when all of
+    them together send more than the total allows, it closes those that
+    sent the most in the last few milliseconds until the excess is theirs.
+    Returns NULL when the thread cannot start. */
+ps_subs_guard_t *ps_subs_guard_new (int port, const ps_subs_limits_t *limits);
+
+/*  Stops the thread, destroys the guard and sets *SELF_P to NULL;
+    NULL-safe. */
+void ps_subs_guard_destroy (ps_subs_guard_t **self_p);
+
+/*  Connections the guard closed so far (any thread may ask). */
+uint64_t ps_subs_guard_closed (ps_subs_guard_t *self);
+
 /*  The TCP port of a libzmq endpoint such as "tcp://127.0.0.1:7404" or
     "tcp://[::1]:7404", or -1 for any other transport. */
 int ps_subs_tcp_port (const char *endpoint);
 
 /*  Among this process's established TCP connections whose local port is
-    PORT and that are still sending (data received within RECENT_MS, or
-    some not read yet), shuts down (both directions) the one that has
-    received the most bytes, and drops what it sent that was not read yet;
-    libzmq then sees the connection end and closes it. Returns 0 and
-    describes the connection in *PEER, or -1 when none qualifies. */
-int ps_subs_drop_busy_peer (int port, unsigned recent_ms, ps_subs_peer_t *peer);
+    PORT, that have received MIN_BYTES at least and are still sending
+    (data received within RECENT_MS, or some not read yet), closes the one
+    that has received the most bytes. Returns 0 and describes it in *PEER,
+    or -1 when none qualifies. */
+int ps_subs_drop_busy_peer (int port, unsigned recent_ms, uint64_t min_bytes, ps_subs_peer_t *peer);
 
 #endif

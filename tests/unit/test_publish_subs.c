@@ -157,6 +157,20 @@ static void test_tcp_ports_are_read_from_endpoints (void **state)
     assert_int_equal (ps_subs_tcp_port (NULL), -1);
 }
 
+/* A listening socket on a free loopback port, *PORT. */
+static int s_listen (int *port)
+{
+    int listener = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET};
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    assert_int_equal (bind (listener, (struct sockaddr *) &addr, sizeof addr), 0);
+    assert_int_equal (listen (listener, 4), 0);
+    assert_int_equal (getsockname (listener, (struct sockaddr *) &addr, &len), 0);
+    *port = ntohs (addr.sin_port);
+    return listener;
+}
+
 /* A connected pair over loopback: CLIENT connects to the listener,
  *SERVER is the accepted end. */
 static int s_connect (int listener, int port, int *server)
@@ -172,10 +186,10 @@ static int s_connect (int listener, int port, int *server)
 }
 
 /* The descriptor ps_subs_drop_busy_peer shut down, or -1. */
-static int s_drop (int port, unsigned recent_ms)
+static int s_drop (int port, unsigned recent_ms, uint64_t min_bytes)
 {
     ps_subs_peer_t peer;
-    if (ps_subs_drop_busy_peer (port, recent_ms, &peer) != 0)
+    if (ps_subs_drop_busy_peer (port, recent_ms, min_bytes, &peer) != 0)
         return -1;
     assert_true (peer.bytes > 0);
     assert_true (strncmp (peer.peer, "127.0.0.1:", 10) == 0);
@@ -207,6 +221,12 @@ static bool s_ended (int client)
     return poll (&p, 1, 2000) == 1 && recv (client, buf, sizeof buf, MSG_DONTWAIT) == 0;
 }
 
+static void s_close (const int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        close (fds[i]);
+}
+
 static void s_sleep_ms (long ms)
 {
     nanosleep (&(struct timespec){ms / 1000, (ms % 1000) * 1000 * 1000}, NULL);
@@ -215,14 +235,8 @@ static void s_sleep_ms (long ms)
 static void test_the_connection_flooding_is_shut_down (void **state)
 {
     (void) state;
-    int listener = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET};
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    assert_int_equal (bind (listener, (struct sockaddr *) &addr, sizeof addr), 0);
-    assert_int_equal (listen (listener, 4), 0);
-    assert_int_equal (getsockname (listener, (struct sockaddr *) &addr, &len), 0);
-    int port = ntohs (addr.sin_port);
+    int port;
+    int listener = s_listen (&port);
 
     int quiet_server, busy_server, idle_server;
     int quiet = s_connect (listener, port, &quiet_server);
@@ -230,39 +244,100 @@ static void test_the_connection_flooding_is_shut_down (void **state)
     int idle = s_connect (listener, port, &idle_server);
     /* Nothing received for 300 ms (nor made): nothing to pick. */
     s_sleep_ms (300);
-    assert_int_equal (s_drop (port, 250), -1);
+    assert_int_equal (s_drop (port, 250, 0), -1);
     s_send_and_wait (quiet, quiet_server, 3);
     s_send_and_wait (busy, busy_server, 3000);
     /* Only the listener's port counts: none of the clients' own ends. */
-    assert_int_equal (s_drop (port < 65535 ? port + 1 : 1, 250), -1);
-    assert_int_equal (s_drop (port, 250), busy_server);
+    assert_int_equal (s_drop (port < 65535 ? port + 1 : 1, 250, 0), -1);
+    /* Neither has sent 4000 bytes. */
+    assert_int_equal (s_drop (port, 250, 4000), -1);
+    assert_int_equal (s_drop (port, 250, 0), busy_server);
     assert_true (s_ended (busy));
     /* The others keep their connection. Once QUIET's bytes are 300 ms
        old, nothing is left to pick within 250 ms; within a minute, QUIET
        is (it has sent more than IDLE). */
     struct pollfd p[2] = {{quiet, POLLIN, 0}, {idle, POLLIN, 0}};
     assert_int_equal (poll (p, 2, 300), 0);
-    assert_int_equal (s_drop (port, 250), -1);
-    assert_int_equal (s_drop (port, 60000), quiet_server);
+    assert_int_equal (s_drop (port, 250, 0), -1);
+    assert_int_equal (s_drop (port, 60000, 0), quiet_server);
     assert_true (s_ended (quiet));
     assert_int_equal (poll (&p[1], 1, 100), 0);
 
+    /* Eviction for the bound: not a connection that sent a few bytes
+       only, and one look per 20 ms at most. */
     ps_subs_t *subs = ps_subs_new (1, port);
-    s_send_and_wait (idle, idle_server, 1);
     ps_subs_peer_t peer;
-    assert_true (ps_subs_evict (subs, 1000, &peer));
+    s_send_and_wait (idle, idle_server, 100);
+    assert_false (ps_subs_evict (subs, 1000, &peer));
+    for (int i = 0; i < 5; i++)
+        s_send_and_wait (idle, idle_server, 4000);
+    assert_false (ps_subs_evict (subs, 1019, &peer));
+    assert_true (ps_subs_evict (subs, 1020, &peer));
     assert_int_equal (peer.fd, idle_server);
+    assert_int_equal (peer.bytes, 20100);
     assert_true (s_ended (idle));
     assert_int_equal (ps_subs_evicted (subs), 1);
-    /* Nothing left to close (and too soon after the last one anyway). */
-    assert_false (ps_subs_evict (subs, 1001, &peer));
+    /* Nothing left to close. */
     assert_false (ps_subs_evict (subs, 5000, &peer));
     assert_int_equal (ps_subs_evicted (subs), 1);
     ps_subs_destroy (&subs);
 
-    int fds[] = {quiet, busy, idle, quiet_server, busy_server, idle_server, listener};
-    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
-        close (fds[i]);
+    s_close ((int[]){quiet, busy, idle, quiet_server, busy_server, idle_server, listener}, 7);
+}
+
+static void test_the_guard_closes_a_connection_sending_too_fast (void **state)
+{
+    (void) state;
+    int port;
+    int listener = s_listen (&port);
+    int slow_server, fast_server;
+    int slow = s_connect (listener, port, &slow_server);
+    int fast = s_connect (listener, port, &fast_server);
+    /* 1000 bytes at once, then 2000 a second. */
+    ps_subs_guard_t *guard =
+        ps_subs_guard_new (port, &(ps_subs_limits_t){1000, 2000, 1 << 20, 1 << 20});
+    assert_non_null (guard);
+    s_send_and_wait (slow, slow_server, 900);
+    s_send_and_wait (fast, fast_server, 1500);
+    assert_true (s_ended (fast));
+    assert_int_equal (ps_subs_guard_closed (guard), 1);
+    /* Within its rate, the other may go on sending. */
+    for (int i = 0; i < 5; i++) {
+        s_sleep_ms (100);
+        s_send_and_wait (slow, slow_server, 150);
+    }
+    struct pollfd p = {slow, POLLIN, 0};
+    assert_int_equal (poll (&p, 1, 100), 0);
+    assert_int_equal (ps_subs_guard_closed (guard), 1);
+    ps_subs_guard_destroy (&guard);
+    assert_null (guard);
+    ps_subs_guard_destroy (&guard);
+    s_close ((int[]){slow, fast, slow_server, fast_server, listener}, 5);
+}
+
+static void test_the_guard_closes_the_biggest_senders_beyond_the_total (void **state)
+{
+    (void) state;
+    int port;
+    int listener = s_listen (&port);
+    int server[3], client[3];
+    size_t sent[3] = {900, 600, 100};
+    for (int i = 0; i < 3; i++) {
+        client[i] = s_connect (listener, port, &server[i]);
+        s_send_and_wait (client[i], server[i], sent[i]);
+    }
+    /* Each within its own limit, 1600 bytes together against 1000: the
+       900 go, which covers the excess. */
+    ps_subs_guard_t *guard = ps_subs_guard_new (port, &(ps_subs_limits_t){1000, 1000, 1000, 0});
+    assert_non_null (guard);
+    assert_true (s_ended (client[0]));
+    struct pollfd p[2] = {{client[1], POLLIN, 0}, {client[2], POLLIN, 0}};
+    assert_int_equal (poll (p, 2, 200), 0);
+    assert_int_equal (ps_subs_guard_closed (guard), 1);
+    ps_subs_guard_destroy (&guard);
+    s_close (client, 3);
+    s_close (server, 3);
+    close (listener);
 }
 
 int main (void)
@@ -275,6 +350,8 @@ int main (void)
         cmocka_unit_test (test_refusals_are_reported_at_most_every_ten_seconds),
         cmocka_unit_test (test_tcp_ports_are_read_from_endpoints),
         cmocka_unit_test (test_the_connection_flooding_is_shut_down),
+        cmocka_unit_test (test_the_guard_closes_a_connection_sending_too_fast),
+        cmocka_unit_test (test_the_guard_closes_the_biggest_senders_beyond_the_total),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
