@@ -152,14 +152,13 @@ static bool s_id_ok (const char *s, size_t len)
     return len >= 1 && len <= PS_ID_MAX && s_chars_ok (s, len, "_.:-");
 }
 
-/* Source: [A-Za-z0-9][A-Za-z0-9_.-]{0,31}. */
-static bool s_source_ok (const char *s, size_t len)
+bool ps_source_valid (const char *s, size_t len)
 {
     return len >= 1 && len <= PS_SOURCE_MAX && s_is_alnum (s[0]) && s_chars_ok (s, len, "_.-");
 }
 
 /* Dimension name: [a-z][a-z0-9_]{0,31}. */
-static bool s_dim_name_ok (const char *s, size_t len)
+bool ps_dim_name_valid (const char *s, size_t len)
 {
     if (len < 1 || len > PS_DIM_NAME_MAX || s[0] < 'a' || s[0] > 'z')
         return false;
@@ -170,7 +169,7 @@ static bool s_dim_name_ok (const char *s, size_t len)
 }
 
 /* Dimension value, and ratio name: [A-Za-z0-9_.-]{1,64}. */
-static bool s_dim_value_ok (const char *s, size_t len)
+bool ps_dim_value_valid (const char *s, size_t len)
 {
     return len >= 1 && len <= PS_DIM_VALUE_MAX && s_chars_ok (s, len, "_.-");
 }
@@ -186,12 +185,12 @@ static const char *s_dim_parse (const char *tok, size_t len, bool allow_star, ps
     size_t name_len = (size_t) (eq - tok);
     const char *value = eq + 1;
     size_t value_len = len - name_len - 1;
-    if (!s_dim_name_ok (tok, name_len))
+    if (!ps_dim_name_valid (tok, name_len))
         return "has a name that is not [a-z][a-z0-9_]*, at most 32 characters";
     bool star = value_len == 1 && value[0] == '*';
     if (star && !allow_star)
         return "has the value '*', which is reserved for rolled-up dimensions";
-    if (!star && !s_dim_value_ok (value, value_len))
+    if (!star && !ps_dim_value_valid (value, value_len))
         return "has a value that is not 1 to 64 of A-Z a-z 0-9 _ . -";
     if (!dim)
         return NULL;
@@ -796,7 +795,7 @@ static int s_report_decode (const msgpack_object *o, bool forwarded, ps_report_t
     if (len > PS_SOURCE_MAX)
         return s_fail (err, PS_E_LIMIT, "source", "source is %zu bytes long, at most %d", len,
                        PS_SOURCE_MAX);
-    if (!s_source_ok (s, len))
+    if (!ps_source_valid (s, len))
         return s_fail (err, PS_E_SYNTAX, "source",
                        "source '%s' must start with a letter or digit, then A-Z a-z 0-9 _ . -",
                        s_quote (q, s, len));
@@ -1263,7 +1262,7 @@ static const char *s_topic_check (const char *t, size_t len)
         if (len < skip || memcmp (t, PS_TOPIC_RATIO_PREFIX, skip) != 0)
             return "unknown '$' topic (only $ratio/<name>/<period> and $reject)";
         const char *slash = memchr (t + skip, '/', len - skip);
-        if (!slash || !s_dim_value_ok (t + skip, (size_t) (slash - t) - skip))
+        if (!slash || !ps_dim_value_valid (t + skip, (size_t) (slash - t) - skip))
             return "ratio name must be 1 to 64 of A-Z a-z 0-9 _ . -";
         size_t at = (size_t) (slash - t) + 1;
         if (ps_period_parse (slash + 1, len - at, &period, NULL) != 0)
@@ -1271,7 +1270,7 @@ static const char *s_topic_check (const char *t, size_t len)
         return NULL;
     }
     const char *s1 = memchr (t, '/', len);
-    if (!s1 || !s_source_ok (t, (size_t) (s1 - t)))
+    if (!s1 || !ps_source_valid (t, (size_t) (s1 - t)))
         return "topic must start with a valid source and '/'";
     const char *p = s1 + 1, *end = t + len;
     const char *s2 = memchr (p, '/', (size_t) (end - p));

@@ -10,29 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool s_alnum (char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-/* [A-Za-z0-9_.-]{1,MAX} */
-static bool s_token_ok (const char *s, size_t len, size_t max)
-{
-    if (len < 1 || len > max)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!s_alnum (s[i]) && !strchr ("_.-", s[i]))
-            return false;
-    return true;
-}
-
 int ps_gwquery_source (const char *text, const char **why)
 {
     if (!text || !*text) {
         *why = "is required";
         return -1;
     }
-    if (!s_alnum (text[0]) || !s_token_ok (text, strlen (text), PS_SOURCE_MAX)) {
+    if (!ps_source_valid (text, strlen (text))) {
         *why = "must be a source: 1 to 32 of A-Z a-z 0-9 _ . -, starting with a letter or digit";
         return -1;
     }
@@ -59,13 +43,9 @@ static const char *s_dim_check (const char *tok, size_t len)
     if (!eq)
         return "must be name=value pairs joined by ','";
     size_t name_len = (size_t) (eq - tok), value_len = len - name_len - 1;
-    if (name_len < 1 || name_len > PS_DIM_NAME_MAX || tok[0] < 'a' || tok[0] > 'z')
+    if (!ps_dim_name_valid (tok, name_len))
         return "has a dimension name that is not [a-z][a-z0-9_]*, at most 32 characters";
-    for (size_t i = 1; i < name_len; i++)
-        if (!((tok[i] >= 'a' && tok[i] <= 'z') || (tok[i] >= '0' && tok[i] <= '9') ||
-              tok[i] == '_'))
-            return "has a dimension name that is not [a-z][a-z0-9_]*, at most 32 characters";
-    if (!(value_len == 1 && eq[1] == '*') && !s_token_ok (eq + 1, value_len, PS_DIM_VALUE_MAX))
+    if (!(value_len == 1 && eq[1] == '*') && !ps_dim_value_valid (eq + 1, value_len))
         return "has a dimension value that is not '*' or 1 to 64 of A-Z a-z 0-9 _ . -";
     return NULL;
 }

@@ -12,8 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_SOURCE_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
-#define S_SEPARATORS   " \t\r\n"
+#define S_SEPARATORS " \t\r\n"
 
 /* A listed key's value in names: the line it was listed on, shifted left
    once, with the low bit set for "every source". */
@@ -33,14 +32,6 @@ void ps_access_destroy (ps_access_t **self_p)
     ps_strmap_destroy (&self->grants);
     free (self);
     *self_p = NULL;
-}
-
-/*  PROTOCOL.md 3.1's source grammar: [A-Za-z0-9][A-Za-z0-9_.-]*, 1..32 bytes. */
-static bool s_source_ok (const char *s)
-{
-    size_t len = strlen (s);
-    return len >= 1 && len <= PS_SOURCE_MAX && strspn (s, S_SOURCE_CHARS) == len &&
-           !strchr ("_.-", s[0]);
 }
 
 /*  Writes "NAME\x1fSOURCE" into BUF; returns its length. */
@@ -80,7 +71,7 @@ static int s_parse_line (ps_access_t *self, char *text, unsigned line, char *err
             value |= S_ALL;
             continue;
         }
-        if (!s_source_ok (source)) {
+        if (!ps_source_valid (source, strlen (source))) {
             snprintf (err, errlen,
                       "'%.80s' is neither a source name ([A-Za-z0-9][A-Za-z0-9_.-]*, at most "
                       "%d bytes) nor '*'",
