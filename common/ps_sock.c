@@ -110,25 +110,28 @@ static void s_on_reload (int sig)
     s_reload = 1;
 }
 
-void ps_signal_install (void)
+/*  Routes SIG to HANDLER (no flags: a libzmq call it interrupts fails
+    with EINTR, which is how blocking loops notice). */
+static void s_catch (int sig, void (*handler) (int))
 {
     struct sigaction sa;
     memset (&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
+    sa.sa_handler = handler;
     sigemptyset (&sa.sa_mask);
-    sigaction (SIGINT, &sa, NULL);
-    sigaction (SIGTERM, &sa, NULL);
-    sigaction (SIGHUP, &sa, NULL);
+    sigaction (sig, &sa, NULL);
+}
+
+void ps_signal_install (void)
+{
+    s_catch (SIGINT, s_on_signal);
+    s_catch (SIGTERM, s_on_signal);
+    s_catch (SIGHUP, s_on_signal);
     signal (SIGPIPE, SIG_IGN);
 }
 
 void ps_signal_catch_reload (void)
 {
-    struct sigaction sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_reload;
-    sigemptyset (&sa.sa_mask);
-    sigaction (SIGHUP, &sa, NULL);
+    s_catch (SIGHUP, s_on_reload);
 }
 
 bool ps_signal_reload (void)
