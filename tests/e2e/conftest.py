@@ -37,16 +37,24 @@ START_TIMEOUT = 10.0
 LOG_TAIL = 20000  # characters of a service log shown on failure
 
 
+_GIVEN_PORTS = set()
+
+
 def free_ports(n):
-    """N distinct free TCP ports on 127.0.0.1 (held open together while
-    picking them, so they differ from each other)."""
-    socks = []
+    """N distinct free TCP ports on 127.0.0.1, none handed out before by
+    this test run: a port is closed once picked, so a later call could
+    otherwise get it again before the service it went to has bound it."""
+    socks, ports = [], []
     try:
-        for _ in range(n):
+        while len(ports) < n:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind(("127.0.0.1", 0))
             socks.append(s)
-        return [s.getsockname()[1] for s in socks]
+            port = s.getsockname()[1]
+            if port not in _GIVEN_PORTS:
+                _GIVEN_PORTS.add(port)
+                ports.append(port)
+        return ports
     finally:
         for s in socks:
             s.close()
