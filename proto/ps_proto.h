@@ -241,6 +241,10 @@ int ps_update_encode (uint64_t epoch, uint64_t useq, const ps_update_item_t *ite
 int ps_update_decode (const void *data, size_t size, uint64_t *epoch, uint64_t *useq,
                       ps_update_item_t **items, size_t *n, size_t *capacity, ps_error_t *err);
 
+/* Most bytes ps_feed_body adds to FIELDS: a map header grown to map32 and
+   the four numbering fields with 64-bit values. */
+#define PS_FEED_NUMBERING_MAX 56
+
 /*  Builds a feed message body into OUT (cleared first): the map FIELDS
     (one complete MessagePack map, e.g. an update item's body) with "v",
     "seq", "prev" and "epoch" added in front. Returns 0, or -1 when FIELDS

@@ -35,6 +35,9 @@
 #define S_DRAIN_MAX 256
 /* How long shutdown may wait for publish to take the last updates. */
 #define S_SHUTDOWN_MS 5000
+/* How long a flush waits for publish to confirm the previous one before
+   it goes anyway (a confirmation can be lost with a reconnection). */
+#define S_CONFIRM_WAIT_MS 1000
 /* Messages refused for their key are logged at most this often. */
 #define S_REFUSED_LOG_MS 1000
 
@@ -54,6 +57,8 @@ typedef struct {
     void *in;           /* ROUTER: journal entries and hellos in, positions out */
     void *out;          /* DEALER: updates to publish, progress back */
     uint64_t confirmed; /* last useq publish has confirmed */
+    uint64_t flushed;   /* last useq of the last flush */
+    int64_t flushed_ms; /* when it was sent */
     ps_engine_t *engine;
     ps_upstream_t *upstream;
     ps_datadir_t *datadir;
@@ -66,6 +71,7 @@ typedef struct {
     int64_t last_checkpoint_us;      /* how long it took */
     size_t last_checkpoint_bytes;
     uint64_t checkpoints;
+    uint64_t flushes;
     zmq_msg_t parts[S_MAX_PARTS];
     ps_security_t *security;
     uint64_t refused;          /* messages whose key may not speak for their ingest id */
@@ -258,6 +264,9 @@ static void s_read_progress (s_server_t *server)
             ps_warn ("ignored a multipart frame from publish", NULL);
         else if (ps_resend_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) == 0) {
             ps_engine_dirty_all (server->engine);
+            /* A new publish: what the old one did not confirm is resent
+               whole at the next flush, which need not wait for it. */
+            server->confirmed = server->flushed;
             ps_info ("publish asked for every topic again", "publish_epoch=%" PRIu64, pos);
         } else if (ps_progress_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) != 0)
             ps_warn ("ignored a malformed progress frame", "reason=\"%s\"", err.reason);
@@ -326,8 +335,18 @@ static int s_run (s_server_t *server, long flush_ms)
                 now + (10 * took > server->checkpoint_ms ? 10 * took : server->checkpoint_ms);
         }
         bool pending = ps_engine_pending (server->engine);
-        if (pending && now >= next_flush) {
+        /* A flush waits until publish has confirmed the previous one: when
+           publish is the slower, changes conflate here instead of queueing
+           in front of it, so each flush carries more reports and the feed
+           falls behind by one flush at most. */
+        int64_t due = next_flush;
+        if (server->confirmed < server->flushed && due < server->flushed_ms + S_CONFIRM_WAIT_MS)
+            due = server->flushed_ms + S_CONFIRM_WAIT_MS;
+        if (pending && now >= due) {
             ps_engine_flush (server->engine, s_emit, server->out);
+            server->flushed = ps_engine_useq (server->engine);
+            server->flushed_ms = now;
+            server->flushes++;
             /* Under load the interval stretches to what the flush took, so
                reading reports always gets at least half of the time and
                more changes conflate into the next flush. */
@@ -336,8 +355,8 @@ static int s_run (s_server_t *server, long flush_ms)
             continue;
         }
         int64_t until = server->next_checkpoint;
-        if (pending && next_flush < until)
-            until = next_flush;
+        if (pending && due < until)
+            until = due;
         long timeout = until > now ? (long) (until - now) : 0;
         zmq_pollitem_t items[] = {{server->in, 0, ZMQ_POLLIN, 0},
                                   {server->out, 0, ZMQ_POLLIN, 0},
@@ -352,7 +371,7 @@ static int s_run (s_server_t *server, long flush_ms)
         }
         if (n > 0 && (items[1].revents & ZMQ_POLLIN))
             s_read_progress (server);
-        if (n > 0 && (items[0].revents & ZMQ_POLLIN) && s_drain (server, next_flush) != 0) {
+        if (n > 0 && (items[0].revents & ZMQ_POLLIN) && s_drain (server, due) != 0) {
             ps_error ("receive failed", "error=\"%s\"", zmq_strerror (errno));
             return -1;
         }
@@ -382,6 +401,12 @@ static void s_collect (void *arg, ps_metrics_t *m)
                       NULL, ps_engine_pending (server->engine) ? 1 : 0);
     ps_metrics_counter (m, "paystat_compute_checkpoints_total", "Checkpoints written.", NULL,
                         server->checkpoints);
+    ps_metrics_counter (m, "paystat_compute_flushes_total",
+                        "Flushes: changed topics sent to publish.", NULL, server->flushes);
+    ps_metrics_gauge (
+        m, "paystat_compute_unconfirmed_updates",
+        "Update frames sent that publish has not confirmed yet.", NULL,
+        (double) (server->flushed > server->confirmed ? server->flushed - server->confirmed : 0));
     ps_metrics_gauge (m, "paystat_compute_checkpoint_age_seconds",
                       "Seconds since the last checkpoint was written (-1: none yet).", NULL,
                       server->last_checkpoint_wall_us

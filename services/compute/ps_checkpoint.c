@@ -68,25 +68,48 @@ static uint64_t s_get_be (const uint8_t *p, int n)
 
 /* ---- Saving ------------------------------------------------------------- */
 
+/* The packer's many small writes are gathered here, so the CRC and stdio
+   see few large ones (the checkpoint writes the whole store). */
+#define S_WRITE_BUF (64 * 1024)
+
 typedef struct {
     FILE *f;
     uint32_t crc;
     uint64_t len;
     int error; /* errno of the first failed write */
+    size_t used;
+    char buf[S_WRITE_BUF];
 } s_writer_t;
+
+/* Writes out what W gathered. Returns 0, or -1 with W->error set. */
+static int s_flush (s_writer_t *w)
+{
+    if (w->error)
+        return -1;
+    if (w->used && fwrite (w->buf, 1, w->used, w->f) != w->used) {
+        w->error = errno ? errno : EIO;
+        return -1;
+    }
+    w->crc = s_crc32 (w->crc, w->buf, w->used);
+    w->len += w->used;
+    w->used = 0;
+    return 0;
+}
 
 static int s_write (void *data, const char *buf, size_t len)
 {
     s_writer_t *w = data;
-    if (w->error)
-        return -1;
-    if (fwrite (buf, 1, len, w->f) != len) {
-        w->error = errno ? errno : EIO;
-        return -1;
+    while (len) {
+        if (w->used == sizeof w->buf && s_flush (w) != 0)
+            return -1;
+        size_t n = sizeof w->buf - w->used;
+        n = n < len ? n : len;
+        memcpy (w->buf + w->used, buf, n);
+        w->used += n;
+        buf += n;
+        len -= n;
     }
-    w->crc = s_crc32 (w->crc, buf, len);
-    w->len += len;
-    return 0;
+    return w->error ? -1 : 0;
 }
 
 static void s_pack_str (msgpack_packer *pk, const char *s)
@@ -184,6 +207,8 @@ static void s_pack_state (msgpack_packer *pk, const ps_cells_t *cells,
 /*  Writes the header in front of the payload and makes the file durable. */
 static int s_finish (s_writer_t *w)
 {
+    if (s_flush (w) != 0)
+        return -1;
     uint8_t header[S_HEADER];
     memcpy (header, S_MAGIC, 8);
     s_put_be (header + 8, S_VERSION, 4);
@@ -206,23 +231,31 @@ int ps_checkpoint_save (const ps_datadir_t *dir, const ps_engine_t *engine,
         return s_fail (err, errlen, "data directory path too long");
     ps_checkpoint_stats_t local;
     stats = stats ? stats : &local;
-    s_writer_t w = {fopen (tmp, "wb"), 0, 0, 0};
-    if (!w.f)
+    s_writer_t *w = malloc (sizeof *w);
+    if (!w)
+        return s_fail (err, errlen, "out of memory");
+    *w = (s_writer_t){.f = fopen (tmp, "wb")};
+    if (!w->f) {
+        free (w);
         return s_fail (err, errlen, "cannot create %s: %s", tmp, strerror (errno));
+    }
     uint8_t placeholder[S_HEADER] = {0};
-    if (fwrite (placeholder, 1, sizeof placeholder, w.f) != sizeof placeholder)
-        w.error = errno ? errno : EIO;
+    if (fwrite (placeholder, 1, sizeof placeholder, w->f) != sizeof placeholder)
+        w->error = errno ? errno : EIO;
     msgpack_packer pk;
-    msgpack_packer_init (&pk, &w, s_write);
-    if (!w.error)
+    msgpack_packer_init (&pk, w, s_write);
+    if (!w->error)
         s_pack_state (&pk, ps_engine_cells (engine), upstream, stats);
-    if (!w.error && s_finish (&w) != 0)
-        w.error = errno ? errno : EIO;
-    if (fclose (w.f) != 0 && !w.error)
-        w.error = errno ? errno : EIO;
-    if (w.error) {
+    if (!w->error && s_finish (w) != 0 && !w->error)
+        w->error = errno ? errno : EIO;
+    if (fclose (w->f) != 0 && !w->error)
+        w->error = errno ? errno : EIO;
+    int error = w->error;
+    uint64_t len = w->len;
+    free (w);
+    if (error) {
         unlink (tmp);
-        return s_fail (err, errlen, "cannot write %s: %s", tmp, strerror (w.error));
+        return s_fail (err, errlen, "cannot write %s: %s", tmp, strerror (error));
     }
     if (rename (tmp, path) != 0) {
         int e = errno;
@@ -232,7 +265,7 @@ int ps_checkpoint_save (const ps_datadir_t *dir, const ps_engine_t *engine,
     if (ps_datadir_sync (dir) != 0)
         return s_fail (err, errlen, "cannot flush directory %s: %s", ps_datadir_path (dir),
                        strerror (errno));
-    stats->bytes = S_HEADER + w.len;
+    stats->bytes = S_HEADER + len;
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "ps_log.h"
 #include "ps_lvc.h"
 #include "ps_ops.h"
+#include "ps_peers.h"
 #include "ps_proto.h"
 #include "ps_ring.h"
 #include "ps_security.h"
@@ -71,6 +72,7 @@ typedef struct {
     ps_digest_t *digest;
     ps_subs_t *subs;
     ps_subs_guard_t *guard; /* NULL when the feed is not on TCP */
+    ps_peers_t *peers;      /* the feed's connections */
     ps_snapshot_t *snapshots;
     uint64_t epoch;
     uint64_t seq; /* last seq published in this epoch */
@@ -79,14 +81,21 @@ typedef struct {
     size_t capacity;
     msgpack_sbuffer body;
     msgpack_sbuffer removed; /* fields of a removal message */
+    msgpack_sbuffer burst;   /* the bodies of one update's messages, back to back */
+    size_t *burst_len;       /* each body's length, in item order; 0: not sent */
+    size_t burst_cap;
     msgpack_sbuffer reply;
     uint64_t updates, messages, bad_frames;
     ps_ops_t *ops;
     ps_security_t *security;
 } s_server_t;
 
-static void s_publish_item (s_server_t *server, const ps_update_item_t *item)
+/*  Numbers ITEM, caches it and keeps it for replay, and appends its feed
+    body to the burst; *LEN is set to the body's length, or 0 when it is
+    not to be sent. */
+static void s_number_item (s_server_t *server, const ps_update_item_t *item, size_t *len)
 {
+    *len = 0;
     const uint8_t *fields = item->body;
     size_t fields_len = item->body_len;
     if (fields_len == 0) {
@@ -94,13 +103,15 @@ static void s_publish_item (s_server_t *server, const ps_update_item_t *item)
         fields_len = server->removed.size;
     }
     uint64_t seq = server->seq + 1;
-    uint64_t prev = ps_lvc_last_seq (server->lvc, item->topic, item->topic_len);
-    if (ps_feed_body (seq, prev, server->epoch, fields, fields_len, &server->body) != 0)
-        return;
-    if (ps_lvc_store (server->lvc, item->topic, item->topic_len, seq, server->body.data,
-                      server->body.size) != 0) {
-        ps_error ("out of memory caching a message", "topic=%.*s", (int) item->topic_len,
-                  item->topic);
+    long index =
+        ps_lvc_slot (server->lvc, item->topic, item->topic_len, fields_len + PS_FEED_NUMBERING_MAX);
+    uint64_t prev = index < 0 ? 0 : ps_lvc_seq (server->lvc, (size_t) index);
+    if (index < 0 ||
+        ps_feed_body (seq, prev, server->epoch, fields, fields_len, &server->body) != 0 ||
+        ps_lvc_store (server->lvc, (size_t) index, seq, server->body.data, server->body.size) !=
+            0) {
+        ps_error ("out of memory numbering or caching a message", "topic=%.*s",
+                  (int) item->topic_len, item->topic);
         return;
     }
     server->seq = seq;
@@ -108,9 +119,44 @@ static void s_publish_item (s_server_t *server, const ps_update_item_t *item)
     ps_feed_msg_t msg = {item->topic, item->topic_len, seq, server->body.data, server->body.size};
     if (ps_ring_push (server->ring, &msg) != 0)
         ps_warn ("out of memory keeping a message for replay; replays restart from here", NULL);
-    if (ps_sock_send (server->feed, item->topic, item->topic_len, ZMQ_SNDMORE) == 0)
-        ps_sock_send (server->feed, server->body.data, server->body.size, 0);
-    server->messages++;
+    if (msgpack_sbuffer_write (&server->burst, server->body.data, server->body.size) != 0) {
+        ps_error ("out of memory sending a message; subscribers will see a gap",
+                  "topic=%.*s seq=%" PRIu64, (int) item->topic_len, item->topic, seq);
+        return;
+    }
+    *len = server->body.size;
+}
+
+/*  Publishes the N items of one update: every item is numbered and cached
+    first, then all are sent in one tight loop. Sending each as it is
+    built lets libzmq's I/O thread catch up between messages, so every
+    message would cost it a wake-up and a send(2) of its own; sent back to
+    back, they leave in batches (bench/NOTES.md). */
+static void s_publish_items (s_server_t *server, const ps_update_item_t *items, size_t n)
+{
+    if (n > server->burst_cap) {
+        size_t *grown = realloc (server->burst_len, n * sizeof *grown);
+        if (!grown) {
+            ps_error ("out of memory publishing an update; subscribers will see a gap", "items=%zu",
+                      n);
+            return;
+        }
+        server->burst_len = grown;
+        server->burst_cap = n;
+    }
+    msgpack_sbuffer_clear (&server->burst);
+    for (size_t i = 0; i < n; i++)
+        s_number_item (server, &items[i], &server->burst_len[i]);
+    const char *body = server->burst.data;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = server->burst_len[i];
+        if (len == 0)
+            continue;
+        if (ps_sock_send (server->feed, items[i].topic, items[i].topic_len, ZMQ_SNDMORE) == 0)
+            ps_sock_send (server->feed, body, len, 0);
+        body += len;
+        server->messages++;
+    }
 }
 
 /* Sends FRAME to compute's routing identity ID. */
@@ -168,8 +214,7 @@ static int s_handle (s_server_t *server, int flags)
         goto done;
     }
     server->updates++;
-    for (size_t i = 0; i < n; i++)
-        s_publish_item (server, &server->items[i]);
+    s_publish_items (server, server->items, n);
     msgpack_sbuffer_clear (&server->reply);
     if (ps_progress_encode (useq, &server->reply) == 0)
         s_reply (server, &id, &server->reply);
@@ -313,11 +358,14 @@ static void s_run (s_server_t *server)
         zmq_pollitem_t items[] = {{server->input, 0, ZMQ_POLLIN, 0},
                                   {server->feed, 0, ZMQ_POLLIN, 0},
                                   {server->snap, 0, ZMQ_POLLIN, 0},
+                                  {ps_peers_socket (server->peers), 0, ZMQ_POLLIN, 0},
                                   {NULL, ps_ops_fd (server->ops), ZMQ_POLLIN, 0}};
-        int n = zmq_poll (items, server->ops ? 4 : 3, ps_ops_timeout_ms (server->ops, timeout));
+        int n = zmq_poll (items, server->ops ? 5 : 4, ps_ops_timeout_ms (server->ops, timeout));
         ps_ops_run (server->ops);
         if (n <= 0)
             continue;
+        if (items[3].revents & ZMQ_POLLIN)
+            ps_peers_read (server->peers);
         if (items[0].revents & ZMQ_POLLIN)
             s_handle (server, ZMQ_DONTWAIT);
         if (items[1].revents & ZMQ_POLLIN)
@@ -348,6 +396,11 @@ static void s_collect (void *arg, ps_metrics_t *m)
                       (double) ps_lvc_bytes (server->lvc));
     ps_metrics_gauge (m, "paystat_publish_seq", "Last sequence number published in this epoch.",
                       NULL, (double) server->seq);
+    /* Read here too: events wait in the monitor while the loop is busy. */
+    ps_peers_read (server->peers);
+    ps_metrics_gauge (m, "paystat_publish_subscribers",
+                      "Connections open on the feed (subscribers, handshakes included).", NULL,
+                      (double) ps_peers_count (server->peers));
     ps_metrics_gauge (m, "paystat_publish_subscriptions",
                       "Distinct prefixes subscribed on the feed, refused ones included.", NULL,
                       (double) ps_subs_size (server->subs));
@@ -416,6 +469,7 @@ int main (int argc, char **argv)
     msgpack_sbuffer_init (&server.body);
     msgpack_sbuffer_init (&server.removed);
     msgpack_sbuffer_init (&server.reply);
+    msgpack_sbuffer_init (&server.burst);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &server.removed, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 1);
@@ -470,6 +524,11 @@ int main (int argc, char **argv)
         !server.snapshots ||
         zmq_setsockopt (server.feed, ZMQ_XPUB_VERBOSE, &verbose, sizeof verbose) != 0)
         goto done;
+    server.peers = ps_peers_new (ctx, server.feed, "feed");
+    if (!server.peers) {
+        ps_error ("cannot monitor the feed's connections", "error=\"%s\"", zmq_strerror (errno));
+        goto done;
+    }
     int feed_port = s_feed_port (server.feed);
     server.subs = ps_subs_new ((size_t) max_subscriptions, feed_port);
     if (feed_port >= 0)
@@ -498,6 +557,7 @@ done:
     ps_subs_guard_destroy (&server.guard);
     ps_ops_destroy (&server.ops);
     ps_snapshot_destroy (&server.snapshots);
+    ps_peers_destroy (&server.peers);
     ps_sock_destroy (&server.input);
     ps_sock_destroy (&server.feed);
     ps_sock_destroy (&server.snap);
@@ -511,5 +571,7 @@ done:
     msgpack_sbuffer_destroy (&server.body);
     msgpack_sbuffer_destroy (&server.removed);
     msgpack_sbuffer_destroy (&server.reply);
+    msgpack_sbuffer_destroy (&server.burst);
+    free (server.burst_len);
     return exit_code;
 }

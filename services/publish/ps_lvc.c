@@ -4,6 +4,7 @@
 
 #include "ps_strmap.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,13 @@ typedef struct {
     size_t capacity; /* bytes for the body */
     unsigned char data[];
 } s_value_t;
+
+/* Room for a body of LEN bytes, rounded up so that a message that grows
+   by a field does not realloc each time. */
+static size_t s_room (size_t len)
+{
+    return len + len / 4 + 16;
+}
 
 struct ps_lvc_t {
     ps_strmap_t *topics; /* topic -> entry index + 1 */
@@ -50,14 +58,9 @@ void ps_lvc_destroy (ps_lvc_t **self_p)
     *self_p = NULL;
 }
 
-uint64_t ps_lvc_last_seq (ps_lvc_t *self, const char *topic, size_t topic_len)
-{
-    void **slot = ps_strmap_get (self->topics, topic, topic_len);
-    return slot ? self->entries[(uintptr_t) *slot - 1]->seq : 0;
-}
-
-/* Appends a new, empty entry for TOPIC; returns its index or -1. */
-static long s_append (ps_lvc_t *self, const char *topic, size_t topic_len)
+/* Appends a new, empty entry for TOPIC with room for HINT body bytes;
+   returns its index or -1. */
+static long s_append (ps_lvc_t *self, const char *topic, size_t topic_len, size_t hint)
 {
     if (self->nentries == self->cap) {
         size_t cap = self->cap ? self->cap * 2 : 1024;
@@ -67,10 +70,11 @@ static long s_append (ps_lvc_t *self, const char *topic, size_t topic_len)
         self->entries = grown;
         self->cap = cap;
     }
-    s_value_t *v = malloc (sizeof *v + topic_len);
+    size_t capacity = s_room (hint);
+    s_value_t *v = malloc (sizeof *v + topic_len + capacity);
     if (!v)
         return -1;
-    *v = (s_value_t){0, topic_len, 0, 0};
+    *v = (s_value_t){0, topic_len, 0, capacity};
     memcpy (v->data, topic, topic_len);
     bool inserted;
     void **slot = ps_strmap_put (self->topics, topic, topic_len, &inserted);
@@ -83,20 +87,27 @@ static long s_append (ps_lvc_t *self, const char *topic, size_t topic_len)
     return (long) self->nentries++;
 }
 
-int ps_lvc_store (ps_lvc_t *self, const char *topic, size_t topic_len, uint64_t seq,
-                  const void *body, size_t len)
+long ps_lvc_slot (ps_lvc_t *self, const char *topic, size_t topic_len, size_t hint)
 {
     void **slot = ps_strmap_get (self->topics, topic, topic_len);
-    long index = slot ? (long) (uintptr_t) *slot - 1 : s_append (self, topic, topic_len);
-    if (index < 0)
-        return -1;
+    return slot ? (long) (uintptr_t) *slot - 1 : s_append (self, topic, topic_len, hint);
+}
+
+uint64_t ps_lvc_seq (const ps_lvc_t *self, size_t index)
+{
+    assert (index < self->nentries);
+    return self->entries[index]->seq;
+}
+
+int ps_lvc_store (ps_lvc_t *self, size_t index, uint64_t seq, const void *body, size_t len)
+{
+    assert (index < self->nentries);
     s_value_t *v = self->entries[index];
     if (v->capacity < len) {
-        /* Round up so a message that grows by a field does not realloc each time. */
-        size_t capacity = len + len / 4 + 16;
+        size_t capacity = s_room (len);
         s_value_t *grown = realloc (v, sizeof *grown + v->topic_len + capacity);
         if (!grown)
-            return -1; /* a new topic stays, empty, with seq 0: as if never published */
+            return -1;
         grown->capacity = capacity;
         self->entries[index] = v = grown;
     }

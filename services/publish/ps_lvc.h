@@ -37,13 +37,17 @@ ps_lvc_t *ps_lvc_new (void);
 /*  Destroys the cache and sets *SELF_P to NULL. NULL-safe. */
 void ps_lvc_destroy (ps_lvc_t **self_p);
 
-/*  Returns the seq of TOPIC's latest message, 0 when the topic is new. */
-uint64_t ps_lvc_last_seq (ps_lvc_t *self, const char *topic, size_t topic_len);
+/*  Returns the number of TOPIC's entry, adding an empty one (seq 0,
+    skipped by snapshots and digests) with room for a body of HINT bytes
+    when the topic is new. Returns -1 when out of memory. */
+long ps_lvc_slot (ps_lvc_t *self, const char *topic, size_t topic_len, size_t hint);
 
-/*  Stores BODY (LEN bytes) as TOPIC's latest message, numbered SEQ.
-    Returns 0, or -1 when out of memory (the cache keeps the old message). */
-int ps_lvc_store (ps_lvc_t *self, const char *topic, size_t topic_len, uint64_t seq,
-                  const void *body, size_t len);
+/*  Returns the seq of entry INDEX's latest message, 0 for an empty entry. */
+uint64_t ps_lvc_seq (const ps_lvc_t *self, size_t index);
+
+/*  Stores BODY (LEN bytes) as entry INDEX's latest message, numbered SEQ.
+    Returns 0, or -1 when out of memory (the entry keeps its old message). */
+int ps_lvc_store (ps_lvc_t *self, size_t index, uint64_t seq, const void *body, size_t len);
 
 /*  Sets *MSG to entry INDEX (0 <= INDEX < ps_lvc_size). */
 void ps_lvc_at (const ps_lvc_t *self, size_t index, ps_feed_msg_t *msg);

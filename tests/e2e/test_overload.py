@@ -9,6 +9,8 @@ peers ask for more than paystat should give.
   it runs in short bursts: ingest answers retry_later once its journal is
   full, and once compute catches up every acknowledged report is on the
   feed.
+- Publish stops while producers send: compute conflates instead of
+  queueing flushes in front of it.
 - A subscriber stops reading while producers send and another subscriber
   reads: every batch is still acknowledged, the reader converges exactly,
   and publish's queue to the stalled one stays within the feed HWM.
@@ -282,6 +284,32 @@ def test_subscription_flood_is_bounded(pipeline_factory):
 
 # ---- Producers faster than compute -----------------------------------------
 
+def test_publish_counts_its_subscribers(pipeline):
+    """paystat_publish_subscribers follows the feed's connections as
+    subscribers come and go (a socket monitor's accept and disconnect
+    events)."""
+    def subscribers():
+        return metric(pipeline, "paystat_publish_subscribers")
+
+    base = subscribers()
+    socks = []
+    for _ in range(3):
+        sub = psclient.context().socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.SUBSCRIBE, b"COUNT/")
+        sub.connect(pipeline.feed_endpoint)
+        socks.append(sub)
+    try:
+        wait_until(lambda: subscribers() == base + 3, 10, "three subscribers counted")
+        for sub in socks[:2]:
+            sub.close()
+        wait_until(lambda: subscribers() == base + 1, 10, "two departures counted")
+    finally:
+        for sub in socks:
+            sub.close()
+    wait_until(lambda: subscribers() == base, 10, "the last departure counted")
+
+
 PRODUCERS = 4
 BATCH = 2000  # reports per batch
 # Peak RSS, MiB, under the producers' overload: docs/bounds.md.
@@ -418,6 +446,46 @@ def test_producers_faster_than_a_slowed_compute(pipeline_factory):
             compute.signal(signal.SIGCONT)
         settle(producers, feed, "OW")
     report("compute slowed", pipeline, producers, OVERLOAD_RSS_MB)
+
+
+def test_a_stopped_publish_makes_compute_conflate(pipeline_factory):
+    """Publish stopped (SIGSTOP) while producers send: compute keeps
+    applying reports, but once publish stops confirming it sends one
+    flush a second at most instead of one every --flush-ms (100 ms), so
+    changes conflate in compute rather than queue in front of publish.
+    Publish back: every acknowledged report is on the feed, exactly."""
+    pipeline = pipeline_factory(publish_args=["--replay-max", "10000"])
+    publish = pipeline["publish"]
+
+    def compute_metric(name):
+        return scrape(pipeline, "compute").get((name, ""), 0)
+
+    with pipeline.feed(["OP"]) as feed:
+        producers = Producers(pipeline, seed=300, prefix="OP")
+        try:
+            wait_until(lambda: compute_metric("paystat_compute_flushes_total") > 0, 30,
+                       "compute flushing")
+            publish.signal(signal.SIGSTOP)
+            try:
+                time.sleep(0.5)  # what was in flight is sent
+                flushes = compute_metric("paystat_compute_flushes_total")
+                applied = compute_metric("paystat_compute_reports_applied_total")
+                time.sleep(4)
+                flushes = compute_metric("paystat_compute_flushes_total") - flushes
+                applied = compute_metric("paystat_compute_reports_applied_total") - applied
+                unconfirmed = compute_metric("paystat_compute_unconfirmed_updates")
+            finally:
+                publish.signal(signal.SIGCONT)
+        except BaseException:
+            producers.finish()
+            raise
+        settle(producers, feed, "OP")
+    print(f"publish stopped 4 s: compute applied {applied:.0f} reports in {flushes:.0f} flushes, "
+          f"{unconfirmed:.0f} update frames unconfirmed")
+    assert applied > 0, "compute stopped applying reports while publish was stopped"
+    assert unconfirmed >= 1
+    # One flush a second at most (4 s), and one more for the timing's edges.
+    assert flushes <= 6, f"{flushes} flushes in 4 s towards a stopped publish"
 
 
 # ---- A subscriber that stops reading ---------------------------------------

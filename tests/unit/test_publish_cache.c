@@ -18,8 +18,10 @@
 static void s_store (ps_lvc_t *lvc, ps_digest_t *digest, const char *topic, uint64_t seq,
                      const char *body)
 {
-    uint64_t prev = ps_lvc_last_seq (lvc, topic, strlen (topic));
-    assert_int_equal (ps_lvc_store (lvc, topic, strlen (topic), seq, body, strlen (body)), 0);
+    long index = ps_lvc_slot (lvc, topic, strlen (topic), strlen (body));
+    assert_true (index >= 0);
+    uint64_t prev = ps_lvc_seq (lvc, (size_t) index);
+    assert_int_equal (ps_lvc_store (lvc, (size_t) index, seq, body, strlen (body)), 0);
     if (digest)
         ps_digest_update (digest, topic, strlen (topic), prev, seq);
 }
@@ -49,8 +51,14 @@ static void test_lvc_entries_keep_their_number (void **state)
     assert_int_equal (msg.seq, 3001);
     assert_int_equal (msg.body_len, strlen ("a body much longer than the first one was"));
     assert_int_equal (ps_lvc_size (lvc), 3000);
-    assert_int_equal (ps_lvc_last_seq (lvc, "T/2012/k=2999", 13), 3000);
-    assert_int_equal (ps_lvc_last_seq (lvc, "nope", 4), 0);
+    assert_int_equal (ps_lvc_slot (lvc, "T/2012/k=2999", 13, 0), 2999);
+    assert_int_equal (ps_lvc_seq (lvc, 2999), 3000);
+    /* A new topic gets an empty entry: seq 0, no body. */
+    assert_int_equal (ps_lvc_slot (lvc, "nope", 4, 8), 3000);
+    assert_int_equal (ps_lvc_seq (lvc, 3000), 0);
+    ps_lvc_at (lvc, 3000, &msg);
+    assert_int_equal (msg.body_len, 0);
+    assert_int_equal (ps_lvc_size (lvc), 3001);
     ps_lvc_destroy (&lvc);
     assert_null (lvc);
 }
