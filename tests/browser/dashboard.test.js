@@ -23,6 +23,10 @@ const BIN_DIR = process.env.PAYSTAT_BIN_DIR || path.join(SOURCE_DIR, "build");
 const OUT_DIR = process.env.PAYSTAT_BROWSER_OUT || fs.mkdtempSync(path.join(os.tmpdir(), "paystat-browser-"));
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const START_MS = 10000;
+// Per-test limit (node:test's `timeout` option, which Node 18 has; run.sh
+// does not pass --test-timeout, a Node >= 20.11 flag).
+const TEST_MS = 180000;
+const LIMIT = { timeout: TEST_MS };
 // The issue's acceptance figure: a report sent with `paystat send` shows on
 // the open page within 2 s, without a reload.
 const LIVE_UPDATE_MS = 2000;
@@ -146,7 +150,7 @@ before(async () => {
   page.on("pageerror", (error) => console.error("page error:", error));
   await page.goto(endpoints.http + "/");
   await page.waitForSelector("body[data-loaded=true]");
-});
+}, LIMIT);
 
 after(async () => {
   if (page) await page.screenshot({ path: path.join(OUT_DIR, "dashboard.png"), fullPage: true });
@@ -158,11 +162,11 @@ after(async () => {
   }
   console.log(`screenshot and logs: ${OUT_DIR}`);
   assert.deepEqual(problems, []);
-});
+}, LIMIT);
 
 const row = (topic) => page.locator(`#indicators tr[data-topic="${topic}"]`);
 
-test("the table shows the article's figures", async () => {
+test("the table shows the article's figures", LIMIT, async () => {
   const cmi = row("CMI/2012/activity=ecommerce,card=*");
   assert.equal(await cmi.locator("td.yoy-amount").textContent(), "+48.3 %");
   assert.equal(await cmi.locator("td.amount").textContent(), "752,300,000.00 MAD");
@@ -187,7 +191,7 @@ async function filtered(filters, column) {
   }
 }
 
-test("filters narrow the table", async () => {
+test("filters narrow the table", LIMIT, async () => {
   const total = await page.locator("#indicators tbody tr").count();
   const sources = await filtered({ "#filter-source": "OC" }, "source");
   assert.ok(sources.length > 0 && sources.length < total);
@@ -201,7 +205,7 @@ test("filters narrow the table", async () => {
   assert.equal(await page.locator("#indicators tbody tr").count(), total);
 });
 
-test("the chart, growth bars and shares render for a chosen series", async () => {
+test("the chart, growth bars and shares render for a chosen series", LIMIT, async () => {
   await page.selectOption("#series-select", "CMI/activity=ecommerce,card=*");
   await page.waitForFunction(() => document.querySelectorAll("#line-chart circle.amount").length === 2);
   const periods = await page.locator("#line-chart text").allTextContents();
@@ -215,7 +219,7 @@ test("the chart, growth bars and shares render for a chosen series", async () =>
   assert.ok(segments.includes("foreign 5.4 %"), segments.join(" | "));
 });
 
-test("a new report shows without reloading the page", async () => {
+test("a new report shows without reloading the page", LIMIT, async () => {
   await page.evaluate(() => (window.paystatSamePage = true));
   const file = path.join(OUT_DIR, "correction.csv");
   fs.writeFileSync(file,
