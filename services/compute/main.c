@@ -403,10 +403,6 @@ static void s_collect (void *arg, ps_metrics_t *m)
                         server->checkpoints);
     ps_metrics_counter (m, "paystat_compute_flushes_total",
                         "Flushes: changed topics sent to publish.", NULL, server->flushes);
-    ps_metrics_gauge (
-        m, "paystat_compute_unconfirmed_updates",
-        "Update frames sent that publish has not confirmed yet.", NULL,
-        (double) (server->flushed > server->confirmed ? server->flushed - server->confirmed : 0));
     ps_metrics_gauge (m, "paystat_compute_checkpoint_age_seconds",
                       "Seconds since the last checkpoint was written (-1: none yet).", NULL,
                       server->last_checkpoint_wall_us

@@ -113,19 +113,36 @@ def test_counters_move_with_reports_and_rejections(pipeline):
     assert publish[("paystat_publish_topics", "")] == 3
 
 
+REPLAY_BATCHES = 120  # journal entries compute must replay after its restart
+REPLAY_REPORTS = 500  # reports in each
+REPLAY_SHOPS = 20  # over this many cells
+
+
 def test_compute_ready_only_after_replay(pipeline):
     """compute's /readyz is 503 until it has heard an ingest and applied
-    everything that ingest's journal held: here, reports journaled while
-    compute was down."""
-    rep = psclient.report("RDY", "2012", {"card": "x"}, count=1, amount=100, currency="MAD")
-    assert pipeline.send_batch("p-rdy", 1, [rep])["status"] == "ok"
+    everything that ingest's journal held: here, REPLAY_BATCHES entries
+    journaled while compute was down. The replay is made long (ingest
+    forwards one entry at a time, --window 1, each of REPLAY_REPORTS
+    reports) so that it is seen in progress ("replaying the journal"),
+    and so that a /readyz turning 200 before the replay ended would be
+    caught by the counters scraped right after it."""
+    first = psclient.report("RDY", "2012", {"card": "x"}, count=1, amount=100, currency="MAD")
+    assert pipeline.send_batch("p-rdy", 1, [first])["status"] == "ok"
     ready = pipeline.http["compute"] + "/readyz"
     assert wait_for(lambda: get(ready)[0] == 200)
+    assert wait_for(lambda: scrape(pipeline, "ingest")[
+        ("paystat_ingest_compute_applied", "")] == 1)
 
     compute, ingest = pipeline["compute"], pipeline["ingest"]
-    assert not compute.stop()
-    for seq in range(2, 12):  # journaled while compute is down
-        assert pipeline.send_batch("p-rdy", seq, [rep])["status"] == "ok"
+    assert not compute.stop()  # writes a checkpoint covering entry 1
+    batches = [[psclient.report("RDY", "2012-01", {"card": "x", "shop": f"s{i % REPLAY_SHOPS}"},
+                                count=1, amount=100, currency="MAD")
+                for i in range(REPLAY_REPORTS)] for _ in range(REPLAY_BATCHES)]
+    with pipeline.producer() as p:  # journaled while compute is down
+        for seq, reports in enumerate(batches, 2):
+            assert p.send("p-rdy", seq, reports, timeout=30)["status"] == "ok"
+    journaled = scrape(pipeline, "ingest")[("paystat_ingest_journal_head", "")]
+    assert journaled == 1 + REPLAY_BATCHES
     assert not ingest.stop()
     compute.start()
     compute.wait_ready()
@@ -134,9 +151,34 @@ def test_compute_ready_only_after_replay(pipeline):
         status, body = get(ready)
         assert status == 503 and "not ready" in body, body
         time.sleep(0.05)
+    assert scrape(pipeline, "compute")[("paystat_compute_reports_applied_total", "")] == 0
+
+    ingest.args += ["--window", "1"]  # one entry in flight: a replay of many round trips
     with pipeline.feed(["RDY/"]) as feed:
         ingest.start()
+        seen = []  # the distinct /readyz answers, in order
+        deadline = time.monotonic() + 60
+        while True:
+            status, body = get(ready)
+            if not seen or seen[-1] != (status, body):
+                seen.append((status, body))
+            if status == 200:
+                # Right away: the counters when compute first said ready.
+                compute_now = scrape(pipeline, "compute")
+                break
+            assert status == 503 and body.startswith("not ready: "), body
+            assert time.monotonic() < deadline, f"compute never became ready: {seen}"
         ingest.wait_ready()
-        assert wait_for(lambda: get(ready)[0] == 200, timeout=15)
-        view = feed.collect_until(lambda v: v.get("RDY/2012/card=x", {}).get("count") == 11)
-    assert view["RDY/2012/card=x"]["amount"] == 1100
+        # Everything the journal held beyond compute's checkpoint, already
+        # applied when it first said ready; this compute applied nothing else.
+        assert compute_now[("paystat_compute_batches_applied_total", "")] == REPLAY_BATCHES, seen
+        assert compute_now[("paystat_compute_reports_applied_total", "")] == \
+            REPLAY_BATCHES * REPLAY_REPORTS, seen
+        assert (503, "not ready: replaying the journal\n") in seen, seen
+        assert seen[-1] == (200, "ready\n"), seen
+        assert wait_for(lambda: scrape(pipeline, "ingest")[
+            ("paystat_ingest_compute_applied", "")] == journaled)
+        total = REPLAY_BATCHES * REPLAY_REPORTS
+        month = psclient.topic("RDY", "2012-01", {"card": "x", "shop": "*"})
+        view = feed.collect_until(lambda v: v.get(month, {}).get("count") == total, timeout=30)
+    assert view[month]["amount"] == 100 * total

@@ -473,7 +473,7 @@ def test_a_stopped_publish_makes_compute_conflate(pipeline_factory):
                 time.sleep(4)
                 flushes = compute_metric("paystat_compute_flushes_total") - flushes
                 applied = compute_metric("paystat_compute_reports_applied_total") - applied
-                unconfirmed = compute_metric("paystat_compute_unconfirmed_updates")
+                unconfirmed = compute_metric("paystat_compute_publish_unconfirmed")
             finally:
                 publish.signal(signal.SIGCONT)
         except BaseException:
