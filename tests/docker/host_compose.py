@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Writes the host-network variant of docker/compose.yaml that
+tests/docker/run.sh runs: every service of compose.yaml as it is (image,
+command, volumes, health checks, environment, restart policy, depends_on,
+the `keys` service) but with `network_mode: host`, no `ports`, no
+`networks`, and the services' own address variables (the ones compose.yaml
+sets: PAYSTAT_INGEST_BIND, PAYSTAT_COMPUTE_CONNECT, ...) on 127.0.0.1, each
+endpoint on a port of its own.
+
+Debian's docker-compose is 1.29: an override file cannot remove `ports` or
+`networks` (no `!reset`), and both conflict with `network_mode: host`, hence
+a generated file rather than an override.
+
+    host_compose.py COMPOSE_YAML OUT_YAML NAME=PORT...
+NAMEs: ingest compute publish feed snapshot ingest_http compute_http
+publish_http dashboard. Exits 1, saying why, when compose.yaml no longer has
+a variable this rewrites, or when a service would still address another by
+its service name (which only compose's own network resolves)."""
+
+import copy
+import os
+import re
+import sys
+
+import yaml
+
+PORTS = ("ingest", "compute", "publish", "feed", "snapshot", "ingest_http", "compute_http",
+         "publish_http", "dashboard")
+
+# Per service, its address variables in compose.yaml and their loopback values.
+ADDRESSES = {
+    "ingest": {
+        "PAYSTAT_INGEST_BIND": "tcp://127.0.0.1:{ingest}",
+        "PAYSTAT_COMPUTE_CONNECT": "tcp://127.0.0.1:{compute}",
+        "PAYSTAT_INGEST_HTTP": "127.0.0.1:{ingest_http}",
+    },
+    "compute": {
+        "PAYSTAT_COMPUTE_BIND": "tcp://127.0.0.1:{compute}",
+        "PAYSTAT_PUBLISH_CONNECT": "tcp://127.0.0.1:{publish}",
+        "PAYSTAT_COMPUTE_HTTP": "127.0.0.1:{compute_http}",
+    },
+    "publish": {
+        "PAYSTAT_PUBLISH_BIND": "tcp://127.0.0.1:{publish}",
+        "PAYSTAT_FEED_BIND": "tcp://127.0.0.1:{feed}",
+        "PAYSTAT_SNAPSHOT_BIND": "tcp://127.0.0.1:{snapshot}",
+        "PAYSTAT_PUBLISH_HTTP": "127.0.0.1:{publish_http}",
+    },
+    "gateway": {
+        "PAYSTAT_FEED": "tcp://127.0.0.1:{feed}",
+        "PAYSTAT_SNAPSHOT": "tcp://127.0.0.1:{snapshot}",
+        "PAYSTAT_GATEWAY_LISTEN": "127.0.0.1:{dashboard}",
+    },
+}
+
+
+def fail(msg):
+    print(f"host_compose.py: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def main():
+    if len(sys.argv) < 3:
+        fail("usage: host_compose.py COMPOSE_YAML OUT_YAML NAME=PORT...")
+    src, out = sys.argv[1], sys.argv[2]
+    ports = {}
+    for arg in sys.argv[3:]:
+        name, _, port = arg.partition("=")
+        if name not in PORTS or not port.isdigit():
+            fail(f"bad argument {arg!r}: NAME=PORT, NAME one of {' '.join(PORTS)}")
+        ports[name] = int(port)
+    if set(ports) != set(PORTS):
+        fail(f"need a port for each of {' '.join(PORTS)}")
+    if len(set(ports.values())) != len(ports):
+        fail(f"the ports must be distinct: {ports}")
+
+    with open(src, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)  # resolves the x-service anchor and its merges
+    services = doc.get("services") or {}
+    missing = set(ADDRESSES) - set(services)
+    if missing:
+        fail(f"{src} has no service {', '.join(sorted(missing))}")
+    here = os.path.dirname(os.path.abspath(src))
+    # Each service its own copy (the merges share nested maps); the x-
+    # extension fields were only there to be merged.
+    services = {name: copy.deepcopy(svc) for name, svc in services.items()}
+    doc = {k: v for k, v in doc.items() if not k.startswith("x-")}
+    doc["services"] = services
+    for name, svc in services.items():
+        svc.pop("ports", None)
+        svc.pop("networks", None)
+        svc["network_mode"] = "host"
+        # The output lives elsewhere: the build context stays the repository.
+        build = svc.get("build")
+        if isinstance(build, dict) and "context" in build:
+            build["context"] = os.path.normpath(os.path.join(here, build["context"]))
+        elif isinstance(build, str):
+            svc["build"] = os.path.normpath(os.path.join(here, build))
+        env = svc.get("environment") or {}
+        if not isinstance(env, dict):
+            fail(f"service {name}: environment is not a mapping")
+        for var, value in ADDRESSES.get(name, {}).items():
+            if var not in env:
+                fail(f"service {name} no longer sets {var} in {src}: update this script")
+            env[var] = value.format(**ports)
+    doc.pop("networks", None)
+    # Nothing may still name a service as its host: only compose's own
+    # network resolves those names, and the host's does not.
+    names = "|".join(re.escape(n) for n in services)
+    by_name = re.compile(rf"^(?:[a-z]+://)?(?:{names}):\d+$")
+    for name, svc in services.items():
+        for var, value in (svc.get("environment") or {}).items():
+            if isinstance(value, str) and by_name.match(value):
+                fail(f"service {name}: {var}={value} addresses a service by name")
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(f"# Generated by tests/docker/host_compose.py from {src}: host network.\n")
+        yaml.dump(doc, f, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes every value in full, no &anchors and *aliases."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
+if __name__ == "__main__":
+    main()
