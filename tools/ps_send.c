@@ -234,10 +234,11 @@ static const char *s_description =
     "authenticated; ingest lets only listed keys in, and takes batches from a key\n"
     "only under its own name as producer (NAME or NAME:anything): the default\n"
     "producer id starts with the name of the key file (NAME.key_secret). A key\n"
-    "ingest refuses gets no answer at all.\n"
+    "ingest refuses, or a CURVE setting that does not match ingest's, ends the\n"
+    "send at once with the reason; a wrong --ingest-key gets no answer at all.\n"
     "\n"
     "Exit status: 0 all accepted, 1 some rows rejected, 2 usage or unreadable input,\n"
-    "3 ingest unreachable, 130 interrupted.";
+    "3 ingest unreachable or refusing the handshake, 130 interrupted.";
 
 static int s_check_producer (const char *id)
 {
@@ -361,13 +362,6 @@ int ps_send_main (int argc, char **argv)
         job.sender.curve = curve.curve ? &curve : NULL;
         status = ps_send_run (ctx, &job, stdout);
     }
-    /* A refused handshake is silent: say what to check. */
-    if (status == PS_EXIT_UNREACHABLE && job.sender.curve)
-        fprintf (stderr,
-                 "%s: with CURVE, ingest does not answer a key it refuses: is this key "
-                 "(--curve-secret) among ingest's --producer-keys, and is --ingest-key "
-                 "ingest's public key?\n",
-                 program);
     ps_security_destroy (&security);
     zmq_ctx_term (ctx);
     return status;

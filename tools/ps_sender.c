@@ -2,6 +2,7 @@
 
 #include "ps_sender.h"
 #include "ps_log.h"
+#include "ps_monitor.h"
 #include "ps_sock.h"
 
 #include <assert.h>
@@ -39,6 +40,7 @@ struct ps_sender_t {
     ps_sender_config_t config;
     void *ctx;
     void *sock;
+    ps_monitor_t *monitor; /* sock's handshakes */
     ps_sender_reject_fn *on_reject;
     void *arg;
     ps_batch_t *build; /* the batch being filled */
@@ -74,6 +76,50 @@ static int s_connect (ps_sender_t *self)
     self->sock = ps_sock_new (self->ctx, ZMQ_DEALER, self->config.endpoint, false, &opts);
     if (!self->sock)
         return s_set_error (self, "cannot connect to %s", self->config.endpoint);
+    /* A refused handshake is otherwise silent: ingest never answers. */
+    self->monitor =
+        ps_monitor_new (self->ctx, self->sock,
+                        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
+    if (!self->monitor)
+        return s_set_error (self, "cannot monitor the connection to %s: %s", self->config.endpoint,
+                            zmq_strerror (errno));
+    return 0;
+}
+
+static void s_disconnect (ps_sender_t *self)
+{
+    ps_monitor_destroy (&self->monitor);
+    ps_sock_destroy (&self->sock);
+}
+
+/*  Fails with the reason when ingest refused the handshake: a key it does
+    not know, or a security mechanism it does not speak. Returns 0 while
+    nothing of the kind happened. */
+static int s_check_handshake (ps_sender_t *self)
+{
+    uint16_t event;
+    uint32_t value;
+    while (ps_monitor_next (self->monitor, &event, &value)) {
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            return s_set_error (self,
+                                "ingest at %s refused this key at the CURVE handshake (status "
+                                "%u): is it among ingest's --producer-keys?",
+                                self->config.endpoint, (unsigned) value);
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+            value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+            return s_set_error (self,
+                                self->config.curve
+                                    ? "ingest at %s does not use CURVE: drop --curve-secret "
+                                      "and --ingest-key"
+                                    : "ingest at %s requires CURVE: give --curve-secret (this "
+                                      "producer's key pair) and --ingest-key",
+                                self->config.endpoint);
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+            return s_set_error (self,
+                                "the handshake with ingest at %s failed (ZMTP protocol error "
+                                "0x%x): is --ingest-key ingest's public key?",
+                                self->config.endpoint, (unsigned) value);
+    }
     return 0;
 }
 
@@ -115,7 +161,7 @@ void ps_sender_destroy (ps_sender_t **self_p)
     ps_sender_t *self = *self_p;
     if (!self)
         return;
-    ps_sock_destroy (&self->sock);
+    s_disconnect (self);
     if (self->slots)
         for (uint32_t i = 0; i < self->config.window; i++) {
             msgpack_sbuffer_destroy (&self->slots[i].frame);
@@ -308,14 +354,17 @@ static int s_recover (ps_sender_t *self)
 {
     uint32_t lost = s_count (self, S_INFLIGHT) + s_count (self, S_BACKOFF);
     if (++self->silent_rounds > self->config.retries)
-        return s_set_error (self,
-                            "no answer from ingest at %s after %d attempts of %d ms; "
-                            "%u batches unacknowledged",
-                            self->config.endpoint, self->silent_rounds, self->config.timeout_ms,
-                            lost);
+        return s_set_error (
+            self,
+            "no answer from ingest at %s after %d attempts of %d ms; "
+            "%u batches unacknowledged%s",
+            self->config.endpoint, self->silent_rounds, self->config.timeout_ms, lost,
+            self->config.curve ? " (with CURVE, an ingest that cannot decrypt the handshake "
+                                 "does not answer: is --ingest-key ingest's public key?)"
+                               : "");
     ps_warn ("no ack in time; reconnecting and resending", "endpoint=%s attempt=%d batches=%u",
              self->config.endpoint, self->silent_rounds + 1, lost);
-    ps_sock_destroy (&self->sock);
+    s_disconnect (self);
     if (s_connect (self) != 0)
         return -1;
     return s_resend_all (self, true);
@@ -347,11 +396,14 @@ static int s_wait (ps_sender_t *self, bool all)
                 return -1;
             continue;
         }
-        zmq_pollitem_t items[] = {{self->sock, 0, ZMQ_POLLIN, 0}};
-        int rc = zmq_poll (items, 1, (long) (next->due - now));
+        zmq_pollitem_t items[] = {{self->sock, 0, ZMQ_POLLIN, 0},
+                                  {ps_monitor_socket (self->monitor), 0, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll (items, 2, (long) (next->due - now));
         if (rc < 0 && errno != EINTR)
             return s_set_error (self, "cannot poll: %s", zmq_strerror (errno));
-        if (rc > 0 && s_read_acks (self) != 0)
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN) && s_read_acks (self) != 0)
+            return -1;
+        if (rc > 0 && (items[1].revents & ZMQ_POLLIN) && s_check_handshake (self) != 0)
             return -1;
     }
 }

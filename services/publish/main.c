@@ -10,7 +10,7 @@
 #include "ps_log.h"
 #include "ps_lvc.h"
 #include "ps_ops.h"
-#include "ps_peers.h"
+#include "ps_monitor.h"
 #include "ps_proto.h"
 #include "ps_ring.h"
 #include "ps_security.h"
@@ -71,8 +71,9 @@ typedef struct {
     ps_ring_t *ring;
     ps_digest_t *digest;
     ps_subs_t *subs;
-    ps_subs_guard_t *guard; /* NULL when the feed is not on TCP */
-    ps_peers_t *peers;      /* the feed's connections */
+    ps_subs_guard_t *guard;     /* NULL when the feed is not on TCP */
+    ps_monitor_t *feed_monitor; /* the feed's connections come and go */
+    size_t subscribers;         /* feed connections open */
     ps_snapshot_t *snapshots;
     uint64_t epoch;
     uint64_t seq; /* last seq published in this epoch */
@@ -320,6 +321,21 @@ static void s_subscriptions (s_server_t *server)
     zmq_msg_close (&msg);
 }
 
+/*  Follows the feed's connections: accepted ones, minus those gone (a
+    refused handshake included). Never below zero, should the monitor
+    have dropped an event. */
+static void s_count_subscribers (s_server_t *server)
+{
+    uint16_t event;
+    uint32_t value;
+    while (ps_monitor_next (server->feed_monitor, &event, &value)) {
+        if (event == ZMQ_EVENT_ACCEPTED)
+            server->subscribers++;
+        else if (event == ZMQ_EVENT_DISCONNECTED && server->subscribers > 0)
+            server->subscribers--;
+    }
+}
+
 /*  The TCP port the feed is bound to, for closing a connection
     (ps_subs_evict); -1 on another transport. */
 static int s_feed_port (void *feed)
@@ -358,14 +374,14 @@ static void s_run (s_server_t *server)
         zmq_pollitem_t items[] = {{server->input, 0, ZMQ_POLLIN, 0},
                                   {server->feed, 0, ZMQ_POLLIN, 0},
                                   {server->snap, 0, ZMQ_POLLIN, 0},
-                                  {ps_peers_socket (server->peers), 0, ZMQ_POLLIN, 0},
+                                  {ps_monitor_socket (server->feed_monitor), 0, ZMQ_POLLIN, 0},
                                   {NULL, ps_ops_fd (server->ops), ZMQ_POLLIN, 0}};
         int n = zmq_poll (items, server->ops ? 5 : 4, ps_ops_timeout_ms (server->ops, timeout));
         ps_ops_run (server->ops);
         if (n <= 0)
             continue;
         if (items[3].revents & ZMQ_POLLIN)
-            ps_peers_read (server->peers);
+            s_count_subscribers (server);
         if (items[0].revents & ZMQ_POLLIN)
             s_handle (server, ZMQ_DONTWAIT);
         if (items[1].revents & ZMQ_POLLIN)
@@ -397,10 +413,10 @@ static void s_collect (void *arg, ps_metrics_t *m)
     ps_metrics_gauge (m, "paystat_publish_seq", "Last sequence number published in this epoch.",
                       NULL, (double) server->seq);
     /* Read here too: events wait in the monitor while the loop is busy. */
-    ps_peers_read (server->peers);
+    s_count_subscribers (server);
     ps_metrics_gauge (m, "paystat_publish_subscribers",
                       "Connections open on the feed (subscribers, handshakes included).", NULL,
-                      (double) ps_peers_count (server->peers));
+                      (double) server->subscribers);
     ps_metrics_gauge (m, "paystat_publish_subscriptions",
                       "Distinct prefixes subscribed on the feed, refused ones included.", NULL,
                       (double) ps_subs_size (server->subs));
@@ -524,8 +540,9 @@ int main (int argc, char **argv)
         !server.snapshots ||
         zmq_setsockopt (server.feed, ZMQ_XPUB_VERBOSE, &verbose, sizeof verbose) != 0)
         goto done;
-    server.peers = ps_peers_new (ctx, server.feed, "feed");
-    if (!server.peers) {
+    server.feed_monitor =
+        ps_monitor_new (ctx, server.feed, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
+    if (!server.feed_monitor) {
         ps_error ("cannot monitor the feed's connections", "error=\"%s\"", zmq_strerror (errno));
         goto done;
     }
@@ -557,7 +574,7 @@ done:
     ps_subs_guard_destroy (&server.guard);
     ps_ops_destroy (&server.ops);
     ps_snapshot_destroy (&server.snapshots);
-    ps_peers_destroy (&server.peers);
+    ps_monitor_destroy (&server.feed_monitor);
     ps_sock_destroy (&server.input);
     ps_sock_destroy (&server.feed);
     ps_sock_destroy (&server.snap);

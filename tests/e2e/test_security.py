@@ -411,16 +411,38 @@ def test_secured_traffic_is_not_plaintext(pipeline_factory, tmp_path):
 
 
 def test_paystat_send_explains_a_refused_key(pipeline_factory, tmp_path):
+    """A refused handshake gets no answer from ingest: `paystat send` learns
+    it from its socket's handshake events, stops at once (no waiting out
+    its retries, here 30 s each) and names what to check."""
     keys = Keys(tmp_path, names=("p1",))
     keygen(keys.paystat, "stranger", keys.secret)  # not given to ingest
     p = pipeline_factory(ingest_args=keys.ingest_args())
+    patient = ["--timeout-ms", "30000", "--retries", "5"]
     sent = send_file(p, p.ingest, ["REF,2012,x,1"], "--producer", "stranger",
                      "--curve-secret", keys.secret_file("stranger"),
-                     "--ingest-key", keys.secret / "ingest.key",
+                     "--ingest-key", keys.secret / "ingest.key", *patient)
+    assert sent.returncode == 3, sent.stderr
+    assert "refused this key at the CURVE handshake" in sent.stderr, sent.stderr
+    assert "--producer-keys" in sent.stderr
+    # Without a key, to an ingest that requires one.
+    sent = send_file(p, p.ingest, ["REF,2012,x,1"], *patient)
+    assert sent.returncode == 3, sent.stderr
+    assert "requires CURVE" in sent.stderr and "--curve-secret" in sent.stderr, sent.stderr
+    # A wrong --ingest-key: ingest cannot decrypt the hello and says nothing.
+    keygen(keys.paystat, "not-ingest", keys.secret)
+    sent = send_file(p, p.ingest, ["REF,2012,x,1"], "--producer", "p1",
+                     "--curve-secret", keys.secret_file("p1"),
+                     "--ingest-key", keys.secret / "not-ingest.key",
                      "--timeout-ms", "300", "--retries", "1")
     assert sent.returncode == 3, sent.stderr
-    assert "no answer from ingest" in sent.stderr
-    assert "--producer-keys" in sent.stderr and "--ingest-key" in sent.stderr
+    assert "no answer from ingest" in sent.stderr and "--ingest-key" in sent.stderr, sent.stderr
+    # With a key, to an ingest without CURVE.
+    plain = pipeline_factory()
+    sent = send_file(plain, plain.ingest, ["REF,2012,x,1"], "--producer", "p1",
+                     "--curve-secret", keys.secret_file("p1"),
+                     "--ingest-key", keys.secret / "ingest.key", *patient)
+    assert sent.returncode == 3, sent.stderr
+    assert "does not use CURVE" in sent.stderr, sent.stderr
     # The producer id must be the key's: a known key under another id is told so.
     sent = send_file(p, p.ingest, ["REF,2012,x,1"], "--producer", "someone-else",
                      "--curve-secret", keys.secret_file("p1"),
