@@ -57,8 +57,7 @@ typedef struct {
     void *in;           /* ROUTER: journal entries and hellos in, positions out */
     void *out;          /* DEALER: updates to publish, progress back */
     uint64_t confirmed; /* last useq publish has confirmed */
-    uint64_t flushed;   /* last useq of the last flush */
-    int64_t flushed_ms; /* when it was sent */
+    int64_t flushed_ms; /* when the last flush was sent */
     ps_engine_t *engine;
     ps_upstream_t *upstream;
     ps_datadir_t *datadir;
@@ -266,7 +265,7 @@ static void s_read_progress (s_server_t *server)
             ps_engine_dirty_all (server->engine);
             /* A new publish: what the old one did not confirm is resent
                whole at the next flush, which need not wait for it. */
-            server->confirmed = server->flushed;
+            server->confirmed = ps_engine_useq (server->engine);
             ps_info ("publish asked for every topic again", "publish_epoch=%" PRIu64, pos);
         } else if (ps_progress_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) != 0)
             ps_warn ("ignored a malformed progress frame", "reason=\"%s\"", err.reason);
@@ -340,11 +339,11 @@ static int s_run (s_server_t *server, long flush_ms)
            in front of it, so each flush carries more reports and the feed
            falls behind by one flush at most. */
         int64_t due = next_flush;
-        if (server->confirmed < server->flushed && due < server->flushed_ms + S_CONFIRM_WAIT_MS)
+        if (server->confirmed < ps_engine_useq (server->engine) &&
+            due < server->flushed_ms + S_CONFIRM_WAIT_MS)
             due = server->flushed_ms + S_CONFIRM_WAIT_MS;
         if (pending && now >= due) {
             ps_engine_flush (server->engine, s_emit, server->out);
-            server->flushed = ps_engine_useq (server->engine);
             server->flushed_ms = now;
             server->flushes++;
             /* Under load the interval stretches to what the flush took, so
