@@ -76,6 +76,9 @@ typedef struct {
 /* Returns the wire name of CODE ("decode", "type", ...), or "unknown". */
 const char *ps_err_name (ps_err_t code);
 
+/* Returns the code for wire name NAME (LEN bytes), or PS_E__COUNT if unknown. */
+ps_err_t ps_err_from_name (const char *name, size_t len);
+
 /*  The grammars of PROTOCOL.md 3.1, for other parsers of the same names
     (access files, API queries): a source [A-Za-z0-9][A-Za-z0-9_.-]{0,31},
     a dimension name [a-z][a-z0-9_]{0,31}, a dimension value (or ratio
@@ -83,8 +86,6 @@ const char *ps_err_name (ps_err_t code);
 bool ps_source_valid (const char *s, size_t len);
 bool ps_dim_name_valid (const char *s, size_t len);
 bool ps_dim_value_valid (const char *s, size_t len);
-/* Returns the code for wire name NAME (LEN bytes), or PS_E__COUNT if unknown. */
-ps_err_t ps_err_from_name (const char *name, size_t len);
 
 /*  What a report does to its cell: add to its reported value, replace it
     (set), or withdraw it (retract: the cell's reported value stops

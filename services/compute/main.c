@@ -442,7 +442,9 @@ int main (int argc, char **argv)
         {"publish", "PAYSTAT_PUBLISH_CONNECT", "tcp://127.0.0.1:7403",
          "publish's endpoint for indicator updates (DEALER, connect)", false, NULL},
         {"flush-ms", "PAYSTAT_FLUSH_MS", "100",
-         "conflation interval in ms: at most one message per topic per interval", false, NULL},
+         "conflation interval in ms: at most one message per topic per interval (a flush also "
+         "waits, 1 s at most, until publish confirmed the previous one)",
+         false, NULL},
         {"ratios", "PAYSTAT_RATIOS", NULL, "file of derived ratios (format: data/ratios.conf)",
          false, NULL},
         {"data-dir", "PAYSTAT_COMPUTE_DATA", "compute-data",

@@ -204,7 +204,8 @@ static void s_pack_state (msgpack_packer *pk, const ps_cells_t *cells,
     }
 }
 
-/*  Writes the header in front of the payload and makes the file durable. */
+/*  Writes the header in front of the payload and makes the file durable.
+    Returns 0, or -1 with W->error set. */
 static int s_finish (s_writer_t *w)
 {
     if (s_flush (w) != 0)
@@ -216,8 +217,10 @@ static int s_finish (s_writer_t *w)
     s_put_be (header + 16, w->len, 8);
     if (fflush (w->f) != 0 || fseek (w->f, 0, SEEK_SET) != 0 ||
         fwrite (header, 1, sizeof header, w->f) != sizeof header || fflush (w->f) != 0 ||
-        fsync (fileno (w->f)) != 0)
+        fsync (fileno (w->f)) != 0) {
+        w->error = errno ? errno : EIO;
         return -1;
+    }
     return 0;
 }
 
@@ -246,8 +249,8 @@ int ps_checkpoint_save (const ps_datadir_t *dir, const ps_engine_t *engine,
     msgpack_packer_init (&pk, w, s_write);
     if (!w->error)
         s_pack_state (&pk, ps_engine_cells (engine), upstream, stats);
-    if (!w->error && s_finish (w) != 0 && !w->error)
-        w->error = errno ? errno : EIO;
+    if (!w->error)
+        s_finish (w);
     if (fclose (w->f) != 0 && !w->error)
         w->error = errno ? errno : EIO;
     int error = w->error;

@@ -186,8 +186,8 @@ def make_reports(rng, source, n, cells=40):
             for _ in range(n)]
 
 
-def metric(pipeline, name, labels=""):
-    return scrape(pipeline, "publish").get((name, labels), 0)
+def metric(pipeline, name, labels="", service="publish"):
+    return scrape(pipeline, service).get((name, labels), 0)
 
 
 # ---- Subscriptions ---------------------------------------------------------
@@ -457,23 +457,23 @@ def test_a_stopped_publish_makes_compute_conflate(pipeline_factory):
     pipeline = pipeline_factory(publish_args=["--replay-max", "10000"])
     publish = pipeline["publish"]
 
-    def compute_metric(name):
-        return scrape(pipeline, "compute").get((name, ""), 0)
+    def of_compute(name):
+        return metric(pipeline, name, service="compute")
 
     with pipeline.feed(["OP"]) as feed:
         producers = Producers(pipeline, seed=300, prefix="OP")
         try:
-            wait_until(lambda: compute_metric("paystat_compute_flushes_total") > 0, 30,
+            wait_until(lambda: of_compute("paystat_compute_flushes_total") > 0, 30,
                        "compute flushing")
             publish.signal(signal.SIGSTOP)
             try:
                 time.sleep(0.5)  # what was in flight is sent
-                flushes = compute_metric("paystat_compute_flushes_total")
-                applied = compute_metric("paystat_compute_reports_applied_total")
+                flushes = of_compute("paystat_compute_flushes_total")
+                applied = of_compute("paystat_compute_reports_applied_total")
                 time.sleep(4)
-                flushes = compute_metric("paystat_compute_flushes_total") - flushes
-                applied = compute_metric("paystat_compute_reports_applied_total") - applied
-                unconfirmed = compute_metric("paystat_compute_publish_unconfirmed")
+                flushes = of_compute("paystat_compute_flushes_total") - flushes
+                applied = of_compute("paystat_compute_reports_applied_total") - applied
+                unconfirmed = of_compute("paystat_compute_publish_unconfirmed")
             finally:
                 publish.signal(signal.SIGCONT)
         except BaseException:
