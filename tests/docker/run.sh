@@ -446,13 +446,15 @@ check_article() {
 data=$root/data/morocco-2011-2012.csv
 { head -n 1 "$data"; grep ',2011,' "$data"; } >"$tmp/part1.csv"
 { head -n 1 "$data"; grep -v ',2011,' "$data" | tail -n +2; } >"$tmp/part2.csv"
-# Without a key the producer's handshake fails: no ack, send gives up.
+# Without a key the producer's handshake fails: no ack. send sees the
+# failure and stops saying ingest requires CURVE (or, had the event come
+# after its last retry, ends "no answer").
 if PAYSTAT_INGEST=$ingest_ep timeout 20 "$paystat" send --no-progress \
     --timeout-ms 500 --retries 1 --producer docker-test-nokey "$tmp/part1.csv" \
     >"$tmp/nokey.log" 2>&1; then
     fail "a send without a key was acknowledged: $(tail -n 1 "$tmp/nokey.log")"
-elif grep -q 'no answer from ingest' "$tmp/nokey.log"; then
-    pass "paystat send without a key gets no ack (handshake refused)"
+elif grep -q -e 'requires CURVE' -e 'no answer from ingest' "$tmp/nokey.log"; then
+    pass "paystat send without a key gets no ack (handshake refused: $(tail -n 1 "$tmp/nokey.log" | cut -c1-80))"
 else
     fail "a send without a key failed otherwise: $(tail -n 3 "$tmp/nokey.log")"
 fi
