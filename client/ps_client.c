@@ -482,7 +482,7 @@ static int s_on_heartbeat (ps_client_t *self, const char *topic, size_t topic_le
     ps_heartbeat_t hb;
     ps_error_t err;
     if (ps_heartbeat_decode (&hb, body, size, &err) != 0) {
-        ps_warn ("skipped an unreadable heartbeat", "reason=\"%s\"", err.reason);
+        ps_log_every (PS_LOG_WARN, 10, "skipped an unreadable heartbeat", "reason=\"%s\"", err.reason);
         return 0;
     }
     self->interval_ms = hb.interval_ms;
@@ -577,7 +577,7 @@ static int s_read_feed (ps_client_t *self, ps_client_event_t *ev)
     if (n < 0)
         return -1;
     if (n != 2) {
-        ps_warn ("skipped a feed message that is not [topic, body]", NULL);
+        ps_log_every (PS_LOG_WARN, 10, "skipped a feed message that is not [topic, body]", NULL);
         return 0;
     }
     const char *topic = zmq_msg_data (&self->frames[0]);
@@ -591,7 +591,7 @@ static int s_read_feed (ps_client_t *self, ps_client_event_t *ev)
     ps_feed_header_t hdr;
     ps_error_t err;
     if (ps_feed_header_decode (&hdr, body, size, &err) != 0) {
-        ps_warn ("skipped an unreadable feed message", "topic=\"%.*s\" reason=\"%s\"",
+        ps_log_every (PS_LOG_WARN, 10, "skipped an unreadable feed message", "topic=\"%.*s\" reason=\"%s\"",
                  (int) (topic_len > 200 ? 200 : topic_len), topic, err.reason);
         return 0;
     }
@@ -627,7 +627,7 @@ static int s_on_reply (ps_client_t *self, ps_error_t *err)
     if (rc < 0)
         return -1;
     if (rc == 1) {
-        ps_warn ("snapshot refused; asking again", "code=%s reason=\"%s\"",
+        ps_log_every (PS_LOG_WARN, 10, "snapshot refused; asking again", "code=%s reason=\"%s\"",
                  ps_err_name (refusal.code), refusal.reason);
         self->req_deadline = ps_clock_ms () + S_RETRY_MS;
         return 0;

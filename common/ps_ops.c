@@ -3,6 +3,7 @@
 #include "ps_ops.h"
 
 #include "ps_http.h"
+#include "ps_log.h"
 #include "ps_sock.h"
 
 #include <stdio.h>
@@ -104,6 +105,7 @@ long ps_ops_timeout_ms (ps_ops_t *self, long cap)
 
 void ps_ops_run (ps_ops_t *self)
 {
+    ps_log_limits_flush ();
     if (self)
         ps_http_run (self->http);
 }

@@ -127,7 +127,7 @@ static bool s_admit (s_server_t *server, zmq_msg_t *body, const char *ingest)
     server->refused_unlogged++;
     int64_t now = ps_clock_ms ();
     if (server->refused_logged_ms == 0 || now - server->refused_logged_ms >= S_REFUSED_LOG_MS) {
-        ps_warn (known ? "message ignored: an ingest's key may only speak for the ingest id "
+        ps_log_every (PS_LOG_WARN, 10, known ? "message ignored: an ingest's key may only speak for the ingest id "
                          "it is named after"
                        : "message ignored: its key is no longer allowed",
                  "key=%s ingest=%s refused_since_last_log=%" PRIu64, known ? name : "?", ingest,
@@ -145,7 +145,7 @@ static void s_hello (s_server_t *server, const zmq_msg_t *route, zmq_msg_t *body
     ps_hello_t hello;
     ps_error_t err;
     if (ps_hello_decode (zmq_msg_data (body), zmq_msg_size (body), &hello, &err) != 0) {
-        ps_warn ("bad frame from ingest dropped", "code=%s field=%s reason=\"%s\"",
+        ps_log_every (PS_LOG_WARN, 10, "bad frame from ingest dropped", "code=%s field=%s reason=\"%s\"",
                  ps_err_name (err.code), err.field ? err.field : "", err.reason);
         return;
     }
@@ -193,7 +193,7 @@ static void s_handle (s_server_t *server, int nparts)
     zmq_msg_t *body = &server->parts[nparts - 1];
     ps_error_t err;
     if (nparts < 2) {
-        ps_warn ("message without routing identity dropped", "frames=%d", nparts);
+        ps_log_every (PS_LOG_WARN, 10, "message without routing identity dropped", "frames=%d", nparts);
         return;
     }
     ps_batch_t *b = server->batch;
@@ -260,7 +260,7 @@ static void s_read_progress (s_server_t *server)
         uint64_t pos;
         ps_error_t err;
         if (zmq_msg_more (&msg))
-            ps_warn ("ignored a multipart frame from publish", NULL);
+            ps_log_every (PS_LOG_WARN, 10, "ignored a multipart frame from publish", NULL);
         else if (ps_resend_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) == 0) {
             ps_engine_dirty_all (server->engine);
             /* A new publish: what the old one did not confirm is resent
@@ -268,7 +268,7 @@ static void s_read_progress (s_server_t *server)
             server->confirmed = ps_engine_useq (server->engine);
             ps_info ("publish asked for every topic again", "publish_epoch=%" PRIu64, pos);
         } else if (ps_progress_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) != 0)
-            ps_warn ("ignored a malformed progress frame", "reason=\"%s\"", err.reason);
+            ps_log_every (PS_LOG_WARN, 10, "ignored a malformed progress frame", "reason=\"%s\"", err.reason);
         else if (pos > server->confirmed)
             server->confirmed = pos;
     }
@@ -304,7 +304,7 @@ static int s_drain (s_server_t *server, int64_t deadline_ms)
         if (n > 0)
             s_handle (server, n);
         else if (n == 0)
-            ps_warn ("message with too many frames dropped", NULL);
+            ps_log_every (PS_LOG_WARN, 10, "message with too many frames dropped", NULL);
         for (int p = 0; p < S_MAX_PARTS; p++)
             zmq_msg_close (&server->parts[p]);
         if (n < 0)

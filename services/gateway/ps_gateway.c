@@ -299,7 +299,7 @@ static int s_update (ps_gateway_t *self, const ps_client_event_t *ev)
                                   &event, &err);
     if (change < 0) {
         self->feed_unreadable++;
-        ps_warn ("skipped an unreadable feed message", "topic=\"%.*s\" code=%s reason=\"%s\"",
+        ps_log_every (PS_LOG_WARN, 10, "skipped an unreadable feed message", "topic=\"%.*s\" code=%s reason=\"%s\"",
                  (int) (ev->topic_len > 200 ? 200 : ev->topic_len), ev->topic,
                  ps_err_name (err.code), err.reason);
         return -1;

@@ -102,7 +102,7 @@ static void s_write_all (ps_sse_t *self, const char *topic, const char *text, si
         if (ps_http_stream_write (client->stream, text, len) != 0) {
             client->dropped = true;
             self->ndropped++;
-            ps_warn ("dropped a stream client that fell behind", "prefix=\"%s\" queue_bytes=%zu",
+            ps_log_every (PS_LOG_WARN, 10, "dropped a stream client that fell behind", "prefix=\"%s\" queue_bytes=%zu",
                      client->prefix, self->max_queued);
         }
     }

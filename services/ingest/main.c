@@ -166,9 +166,9 @@ static void s_read_positions (s_server_t *server)
         ps_position_t pos;
         ps_error_t err;
         if (zmq_msg_more (&msg))
-            ps_warn ("ignored a multipart frame from compute", NULL);
+            ps_log_every (PS_LOG_WARN, 10, "ignored a multipart frame from compute", NULL);
         else if (ps_position_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) != 0)
-            ps_warn ("ignored a malformed position", "reason=\"%s\"", err.reason);
+            ps_log_every (PS_LOG_WARN, 10, "ignored a malformed position", "reason=\"%s\"", err.reason);
         else
             s_on_position (server, &pos);
     }
@@ -245,7 +245,7 @@ static int s_handle (s_server_t *server)
     int n = s_recv_message (server);
     if (n <= 0) {
         if (n == 0)
-            ps_warn ("discarded a message with too many frames", NULL);
+            ps_log_every (PS_LOG_WARN, 10, "discarded a message with too many frames", NULL);
         return n;
     }
     /* A REQ peer puts an empty delimiter before the body; a DEALER need not. */

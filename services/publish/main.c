@@ -210,7 +210,7 @@ static int s_handle (s_server_t *server, int flags)
     if (ps_update_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &epoch, &useq, &server->items,
                           &n, &server->capacity, &err) != 0) {
         server->bad_frames++;
-        ps_warn ("dropped a malformed update", "code=%s field=%s reason=\"%s\"",
+        ps_log_every (PS_LOG_WARN, 10, "dropped a malformed update", "code=%s field=%s reason=\"%s\"",
                  ps_err_name (err.code), err.field, err.reason);
         goto done;
     }
@@ -276,7 +276,7 @@ static void s_refused (s_server_t *server, ps_subs_verdict_t verdict)
                   "peer=%s bytes=%" PRIu64, peer.peer, peer.bytes);
     uint64_t since;
     if (ps_subs_warn_due (server->subs, now, &since))
-        ps_warn ("subscriptions refused: too long, or beyond --max-subscriptions",
+        ps_log_every (PS_LOG_WARN, 10, "subscriptions refused: too long, or beyond --max-subscriptions",
                  "refused=%" PRIu64 " prefixes=%zu evicted_total=%" PRIu64, since,
                  ps_subs_size (server->subs), ps_subs_evicted (server->subs));
 }
