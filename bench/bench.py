@@ -412,9 +412,13 @@ def sh(cmd):
 
 
 def versions(build):
-    status = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain",
-                             "--untracked-files=no"], capture_output=True, text=True)
-    changed = [ln[3:] for ln in status.stdout.splitlines()] if status.returncode == 0 else []
+    # A source tarball or a minimal container has no git: the commit is then "unknown".
+    try:
+        status = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain",
+                                 "--untracked-files=no"], capture_output=True, text=True)
+        changed = [ln[3:] for ln in status.stdout.splitlines()] if status.returncode == 0 else []
+    except OSError:
+        changed = []
     commit = sh(["git", "-C", str(ROOT), "rev-parse", "HEAD"])
     build_type = "unknown"
     cache = build / "CMakeCache.txt"

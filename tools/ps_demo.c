@@ -78,14 +78,15 @@ static void s_sleep_ms (int ms)
     nanosleep (&ts, NULL);
 }
 
-/*  Finds paystat-NAME in DIR or DIR/services/NAME (the build tree). */
+/*  Finds paystat-NAME in DIR or DIR/services/NAME (the build tree). Returns
+    -1 when neither is executable or the path would not fit in PATH_MAX. */
 static int s_find_in (const char *dir, const char *name, char *out)
 {
-    snprintf (out, PATH_MAX, "%s/paystat-%s", dir, name);
-    if (access (out, X_OK) == 0)
+    int n = snprintf (out, PATH_MAX, "%s/paystat-%s", dir, name);
+    if (n > 0 && n < PATH_MAX && access (out, X_OK) == 0)
         return 0;
-    snprintf (out, PATH_MAX, "%s/services/%s/paystat-%s", dir, name, name);
-    return access (out, X_OK) == 0 ? 0 : -1;
+    n = snprintf (out, PATH_MAX, "%s/services/%s/paystat-%s", dir, name, name);
+    return n > 0 && n < PATH_MAX && access (out, X_OK) == 0 ? 0 : -1;
 }
 
 /*  Finds paystat-NAME under BIN_DIR, or else next to this executable

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Quick start, command 2: build paystat and run the whole test suite twice,
 # once as shipped and once under AddressSanitizer + UndefinedBehaviorSanitizer,
-# plus the dashboard in headless Chromium, one integration flow under valgrind
-# memcheck and every fuzz target for a bounded time ($PAYSTAT_FUZZ_SECONDS
-# each, default 20).
+# plus Release builds with gcc and clang (built, not run), the dashboard in
+# headless Chromium, one integration flow under valgrind memcheck and every
+# fuzz target for a bounded time ($PAYSTAT_FUZZ_SECONDS each, default 20).
 #   tools/test.sh           all of it
 #   tools/test.sh --quick   the normal build's test suite only
 set -euo pipefail
@@ -19,6 +19,9 @@ if [ "${1:-}" != "--quick" ]; then
     "$root/tools/setup.sh" "$root/build-asan" -DPAYSTAT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs"
+    # Release with gcc and with clang: built (warnings are errors), not run again.
+    "$root/tools/setup.sh" "$root/build-release" -DCMAKE_BUILD_TYPE=Release
+    CC=clang "$root/tools/setup.sh" "$root/build-clang" -DCMAKE_BUILD_TYPE=Release
     "$root/tests/valgrind/run.sh" "$root/build"
     "$root/tests/fuzz/run.sh"
     # The image and the services in it on a real Docker engine. 77: dockerd

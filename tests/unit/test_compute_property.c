@@ -473,7 +473,8 @@ static size_t s_oracle_cells (const s_oracle_t *o)
         for (int lev = 0; lev < nlev; lev++)
             for (uint32_t mask = 0; mask < 1u << k->ndims; mask++) {
                 s_okey_t c = s_at (k, up[lev].year, up[lev].gran, up[lev].sub, up[lev].day);
-                for (int d = 0; d < k->ndims; d++)
+                /* ndims is at most 3; the bound says so to gcc -O3's range analysis too. */
+                for (int d = 0; d < k->ndims && d < 3; d++)
                     if (mask >> d & 1)
                         c.value[d] = S_STAR;
                 bool inserted;
