@@ -13,7 +13,7 @@ Checked: every malformed batch sent to ingest (with an envelope of at most
 ANSWERED_FRAMES frames) is answered with the error code its defect calls
 for; compute, publish and the snapshot socket drop what they cannot read;
 every good batch is acknowledged and every good
-report shows on the feed with no gap; no service dies or restarts (same
+report shows on the feed with no gap and in a snapshot taken afterwards; no service dies or restarts (same
 pids); each service's peak RSS (VmHWM) stays under HOSTILE_RSS_MB, the
 bound documented in README.md ("Tests")."""
 
@@ -522,6 +522,11 @@ def test_hostile_input(pipeline):
                                       timeout=30)
             assert view[top]["amount"] == amount
         assert feed.gaps == []
+        # and a late client's snapshot holds them too
+        snap, _ = psclient.snapshot_view(pipeline.snapshot_endpoint, "GOOD/")
+        for period in ("2012-07", "2012"):
+            top = psclient.topic("GOOD", period, {"card": "*"})
+            assert (snap[top]["count"], snap[top]["amount"]) == (count, amount)
 
     pipeline.check_alive()
     assert {name: svc.pid for name, svc in pipeline.services.items()} == pids
