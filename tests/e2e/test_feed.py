@@ -87,6 +87,34 @@ def settled(pipeline, prefix=""):
     raise TimeoutError("the pipeline did not settle")
 
 
+def send_round(pipeline, producer, reports, seq):
+    """Sends REPORTS as one batch and waits until publish has numbered at
+    least one message for every topic they change. Returns those topics."""
+    _, before = psclient.snapshot(pipeline.snapshot_endpoint, "$none/")
+    ack = pipeline.send_batch(producer, seq, reports, timeout=30)
+    assert ack["status"] == "ok", ack
+    topics = expected_counts(reports)
+    deadline = time.monotonic() + 60
+    while psclient.snapshot(pipeline.snapshot_endpoint, "$none/")[1]["seq"] < \
+            before["seq"] + len(topics):
+        assert time.monotonic() < deadline, "a round was not published"
+        time.sleep(0.02)
+    return topics
+
+
+def overrun_bound(pipeline, feed_hwm):
+    """How many feed messages a stalled `paystat sub` could hold without a
+    loss, at most: publish's queue for it (FEED_HWM) and its own (1), the
+    largest send and receive buffers the kernel may give a TCP connection
+    (tcp_wmem, tcp_rmem) and the 64 KiB pipe to the test, each filled with
+    the smallest message publish holds."""
+    items, _ = psclient.snapshot(pipeline.snapshot_endpoint, "")
+    smallest = min(len(t.encode()) + len(psclient.pack(b)) for t, b in items)
+    kernel = sum(int(open(f"/proc/sys/net/ipv4/{f}").read().split()[2])
+                 for f in ("tcp_wmem", "tcp_rmem"))
+    return feed_hwm + 1 + (kernel + 65536) // smallest
+
+
 # ---- `paystat sub` in the background ----------------------------------------
 
 class Sub:
@@ -202,7 +230,7 @@ def test_late_joiner_sees_the_full_state(pipeline):
 
 def test_stalled_subscribers_resync_and_converge(pipeline_factory):
     """Two subscribers with a tiny queue stop reading during heavy updates,
-    so publish drops messages for them. Each notices from the feed itself
+    long enough that publish must drop messages for them. Each notices from the feed itself
     (a gap or a digest), says it resynced, and ends with exactly publish's
     state of its prefix.
 
@@ -223,14 +251,22 @@ def test_stalled_subscribers_resync_and_converge(pipeline_factory):
             sub.wait_synced()
         for sub in subs:
             sub.pause()
-        # Forty rounds over every March cell: ~2000 topics republished per
-        # round, far more than the queues and socket buffers hold.
-        reports = []
-        for round_ in range(40):
+        # Rounds over every March cell, each published before the next is
+        # sent (so rounds cannot conflate), until more messages went out
+        # than publish's queue, both kernel socket buffers at their largest
+        # and paystat sub's output pipe could hold for a stalled
+        # subscriber: a loss is certain, whatever the timing.
+        reports, bound = [], None
+        published = [0] * len(subs)  # at least this many messages for each subscriber
+        while bound is None or min(published) <= bound:
             batch = day_reports("HEAVY", 100, ["c1", "c2", "c3", "c4", "c5"],
                                 ["x", "y", "z", "w"], month=3)
-            send_all(pipeline, "heavy", batch, first_seq=round_ * 10 + 1)
+            topics = send_round(pipeline, "heavy", batch, seq=len(reports) // len(batch) + 1)
+            for i, sub in enumerate(subs):
+                published[i] += sum(1 for t in topics if t.startswith(sub.prefixes[0]))
             reports += batch
+            bound = bound or overrun_bound(pipeline, feed_hwm=5000)
+        print(f"stalled: {len(reports)} reports, {published} messages each, bound {bound}")
         truth = settled(pipeline)
         for sub in subs:
             sub.resume()
