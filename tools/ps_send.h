@@ -6,15 +6,9 @@
 
 #include <stdio.h>
 
+#include "ps_exit.h"
 #include "ps_input.h"
 #include "ps_sender.h"
-
-/* Exit statuses of "paystat send" (and of the send step of the demo). */
-#define PS_EXIT_OK          0
-#define PS_EXIT_REJECTED    1
-#define PS_EXIT_USAGE       2
-#define PS_EXIT_UNREACHABLE 3
-#define PS_EXIT_INTERRUPTED 130
 
 typedef struct {
     const char *path; /* "-" is standard input */
