@@ -78,17 +78,28 @@ static void s_indicators (void *arg, ps_http_request_t *request)
         s_bad_request (self, S_EP_INDICATORS, request, "limit", why);
         return;
     }
-    json_t *list = json_array ();
-    long n = list ? ps_gwview_select (self->view, prefix ? prefix : "", limit, list) : -1;
-    if (n < 0) {
-        json_decref (list);
+    /* Written as text, one indicator at a time: the view holds no JSON. */
+    char *list;
+    size_t list_len;
+    long n = ps_gwview_select_text (self->view, prefix ? prefix : "", limit, &list, &list_len);
+    char head[160];
+    int head_len = snprintf (head, sizeof head,
+                             "{\"vseq\":%llu,\"ready\":%s,\"count\":%ld,\"truncated\":%s,"
+                             "\"indicators\":",
+                             (unsigned long long) ps_gwview_vseq (self->view),
+                             self->ready ? "true" : "false", n, n > limit ? "true" : "false");
+    char *text = n >= 0 ? malloc ((size_t) head_len + list_len + 2) : NULL;
+    if (!text) {
+        free (list);
         s_reply_json (request, 500, NULL);
         return;
     }
-    s_reply_json (request, 200,
-                  json_pack ("{s:I, s:b, s:I, s:b, s:o}", "vseq",
-                             (json_int_t) ps_gwview_vseq (self->view), "ready", self->ready,
-                             "count", (json_int_t) n, "truncated", n > limit, "indicators", list));
+    memcpy (text, head, (size_t) head_len);
+    memcpy (text + head_len, list, list_len);
+    memcpy (text + head_len + list_len, "}", 2);
+    free (list);
+    ps_http_reply (request, 200, S_JSON, text, (size_t) head_len + list_len + 1);
+    free (text);
 }
 
 static void s_series (void *arg, ps_http_request_t *request)
@@ -300,8 +311,12 @@ static int s_update (ps_gateway_t *self, const ps_client_event_t *ev)
 {
     json_t *event;
     ps_error_t err;
-    int change = ps_gwview_apply (self->view, ev->topic, ev->topic_len, ev->body, ev->body_len,
-                                  &event, &err);
+    /* No stream client, no event to build: a snapshot of 200,000 topics
+       is applied without converting each one again. */
+    json_t **wanted = ps_sse_clients (self->sse) > 0 ? &event : NULL;
+    event = NULL;
+    int change =
+        ps_gwview_apply (self->view, ev->topic, ev->topic_len, ev->body, ev->body_len, wanted, &err);
     if (change < 0) {
         self->feed_unreadable++;
         ps_log_every (PS_LOG_WARN, 10, "skipped an unreadable feed message", "topic=\"%.*s\" code=%s reason=\"%s\"",
