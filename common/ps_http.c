@@ -343,7 +343,8 @@ static enum MHD_Result s_on_request (void *cls, struct MHD_Connection *connectio
     (void) version;
     (void) upload_data;
     ps_http_t *self = cls;
-    bool get = strcmp (method, MHD_HTTP_METHOD_GET) == 0 || strcmp (method, MHD_HTTP_METHOD_HEAD) == 0;
+    bool get =
+        strcmp (method, MHD_HTTP_METHOD_GET) == 0 || strcmp (method, MHD_HTTP_METHOD_HEAD) == 0;
     /* The first call only announces a GET; answer on the second, once any
        body has been read (and discarded: nothing takes one). Until then
        the header deadline still runs, so a trickled body cannot hold the

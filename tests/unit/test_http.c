@@ -159,8 +159,8 @@ static void test_slots_cannot_be_held (void **state)
     close (slow[1]);
     ps_metrics_t *m = ps_metrics_new ();
     ps_http_metrics (http, m);
-    assert_non_null (
-        strstr (ps_metrics_text (m), "paystat_http_connections_dropped_total{reason=\"evicted\"} 1\n"));
+    assert_non_null (strstr (ps_metrics_text (m),
+                             "paystat_http_connections_dropped_total{reason=\"evicted\"} 1\n"));
     ps_metrics_destroy (&m);
     ps_http_destroy (&http);
 }
