@@ -11,12 +11,28 @@
     (ps_http_reply_stream) that the service writes to later from its loop,
     e.g. Server-Sent Events. An idle stream's connection is suspended, so
     it costs no polling, and resumed when something is written; its queue
-    is bounded, and a client that does not keep up is dropped. */
+    is bounded, and a client that does not keep up is dropped.
+
+    Connection slots cannot be held (docs/bounds.md): the server accepts
+    connections itself and hands them to libmicrohttpd, which would
+    otherwise stop accepting at its limit and leave new clients hanging in
+    the listen backlog. A connection that has not finished sending a
+    request's headers within the header timeout (counted from its connect,
+    or from the end of its previous response) is dropped, whether it
+    trickles bytes or not. At the connection cap, a new connection takes
+    the slot of the oldest one still waiting for headers (idle keep-alive
+    connections included); when every slot is answering a request or
+    streaming, the new one is answered "503 too many connections" at once
+    and closed. Refusals and drops are counted (ps_http_stats) and
+    logged, throttled. */
 
 #ifndef PS_HTTP_H_INCLUDED
 #define PS_HTTP_H_INCLUDED
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "ps_metrics.h"
 
 typedef struct ps_http_t ps_http_t;
 typedef struct ps_http_request_t ps_http_request_t;
@@ -25,10 +41,30 @@ typedef struct ps_http_stream_t ps_http_stream_t;
 /*  Handles one request: must call ps_http_reply exactly once. */
 typedef void (ps_http_handler_fn) (void *arg, ps_http_request_t *request);
 
+/* Defaults of ps_http_limits_t. */
+#define PS_HTTP_MAX_CONNECTIONS   64
+#define PS_HTTP_HEADER_TIMEOUT_MS 5000
+#define PS_HTTP_IDLE_TIMEOUT_MS   10000
+
+typedef struct {
+    int max_connections;    /* connections served at once; 0: PS_HTTP_MAX_CONNECTIONS */
+    long header_timeout_ms; /* to send a request's headers; 0: PS_HTTP_HEADER_TIMEOUT_MS */
+    long idle_timeout_ms;   /* a connection (other than an idle stream) making no progress for
+                               this long is closed (libmicrohttpd's timeout, whole seconds
+                               rounded up); 0: PS_HTTP_IDLE_TIMEOUT_MS */
+} ps_http_limits_t;
+
+typedef struct {
+    size_t connections;       /* open now */
+    uint64_t refused;         /* new connections answered 503: every slot busy */
+    uint64_t header_timeouts; /* dropped: headers not sent within the header timeout */
+    uint64_t evicted;         /* dropped while waiting for headers, to make room for a new one */
+} ps_http_stats_t;
+
 /*  Starts a server listening on LISTEN ("127.0.0.1:9101", "0.0.0.0:9101";
-    port 0 picks a free one). Returns NULL after logging why (bad address,
-    port in use). */
-ps_http_t *ps_http_new (const char *listen);
+    port 0 picks a free one) with LIMITS (copied; NULL: the defaults).
+    Returns NULL after logging why (bad address, port in use). */
+ps_http_t *ps_http_new (const char *listen, const ps_http_limits_t *limits);
 
 /*  Stops the server and sets *SELF_P to NULL; every open stream ends
     first (its end callback runs). NULL-safe. */
@@ -37,6 +73,17 @@ void ps_http_destroy (ps_http_t **self_p);
 /*  Serves PATH (exact match) with HANDLER. Returns 0, or -1 when the route
     table is full (a programming error, logged). */
 int ps_http_route (ps_http_t *self, const char *path, ps_http_handler_fn *handler, void *arg);
+
+/*  Writes the connection counters into *STATS. */
+void ps_http_stats (const ps_http_t *self, ps_http_stats_t *stats);
+
+/*  Writes the connection metrics (docs/metrics.md) into METRICS:
+    paystat_http_connections, paystat_http_connections_refused_total and
+    paystat_http_connections_dropped_total{reason="header_timeout"|"evicted"}. */
+void ps_http_metrics (const ps_http_t *self, ps_metrics_t *metrics);
+
+/*  Fills LIMITS with the defaults. */
+void ps_http_limits_default (ps_http_limits_t *limits);
 
 /*  The port actually bound (useful with port 0). */
 int ps_http_port (const ps_http_t *self);

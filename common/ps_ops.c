@@ -47,6 +47,7 @@ static void s_metrics (void *arg, ps_http_request_t *request)
     ps_metrics_reset (self->metrics);
     if (self->collect)
         self->collect (self->arg, self->metrics);
+    ps_http_metrics (self->http, self->metrics);
     ps_metrics_process (self->metrics, self->start_wall_us);
     ps_http_reply (request, 200, "text/plain; version=0.0.4; charset=utf-8",
                    ps_metrics_text (self->metrics), ps_metrics_len (self->metrics));
@@ -68,7 +69,7 @@ ps_ops_t *ps_ops_new (const char *listen, ps_ops_collect_fn *collect, ps_ops_rea
     self->arg = arg;
     self->start_wall_us = ps_wall_us ();
     self->metrics = ps_metrics_new ();
-    self->http = ps_http_new (listen);
+    self->http = ps_http_new (listen, NULL);
     if (!self->metrics || !self->http || ps_http_route (self->http, "/healthz", s_healthz, self) ||
         ps_http_route (self->http, "/readyz", s_readyz, self) ||
         ps_http_route (self->http, "/metrics", s_metrics, self))

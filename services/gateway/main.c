@@ -49,6 +49,15 @@ static ps_option_t s_options[] = {
      "HTTP address A.B.C.D:PORT (port 0: any free one)", false, NULL},
     {"stream-queue", "PAYSTAT_GATEWAY_STREAM_QUEUE", "1048576",
      "bytes queued per event-stream client before it is dropped as too slow", false, NULL},
+    {"max-connections", "PAYSTAT_GATEWAY_MAX_CONNECTIONS", "128",
+     "HTTP connections at once; past it, one waiting for headers is dropped, else 503", false,
+     NULL},
+    {"max-streams", "PAYSTAT_GATEWAY_MAX_STREAMS", "64",
+     "event streams at once (below --max-connections); more are answered 503", false, NULL},
+    {"header-timeout-ms", "PAYSTAT_GATEWAY_HEADER_TIMEOUT_MS", "5000",
+     "time a connection has to send a request's headers before it is dropped", false, NULL},
+    {"idle-timeout-ms", "PAYSTAT_GATEWAY_IDLE_TIMEOUT_MS", "10000",
+     "a connection making no progress for this long is closed (whole seconds)", false, NULL},
     {"keepalive-ms", "PAYSTAT_GATEWAY_KEEPALIVE_MS", "5000",
      "interval between keep-alive comments on event streams", false, NULL},
     {"log-level", "PAYSTAT_LOG_LEVEL", "info", "debug, info, warn or error", false, NULL},
@@ -145,11 +154,22 @@ int main (int argc, char **argv)
         fprintf (stderr, "paystat-gateway: unexpected argument '%s' (see --help)\n", argv[first]);
         return 2;
     }
-    long stream_queue, keepalive_ms;
+    long stream_queue, keepalive_ms, max_connections, max_streams, header_ms, idle_ms;
     ps_log_level_t level;
     if (ps_config_long (s_options, "stream-queue", 4096, 1L << 30, &stream_queue) != 0 ||
+        ps_config_long (s_options, "max-connections", 2, 10000, &max_connections) != 0 ||
+        ps_config_long (s_options, "max-streams", 1, 10000, &max_streams) != 0 ||
+        ps_config_long (s_options, "header-timeout-ms", 100, 600000, &header_ms) != 0 ||
+        ps_config_long (s_options, "idle-timeout-ms", 1000, 3600000, &idle_ms) != 0 ||
         ps_config_long (s_options, "keepalive-ms", 100, 3600000, &keepalive_ms) != 0)
         return 2;
+    /* Streams never give their slot back: some must stay for /healthz. */
+    if (max_streams >= max_connections) {
+        fprintf (stderr, "paystat-gateway: --max-streams must be less than --max-connections\n");
+        return 2;
+    }
+    ps_gateway_opts_t gateway_opts = {(size_t) stream_queue, (size_t) max_streams,
+                                      {(int) max_connections, header_ms, idle_ms}};
     if (ps_log_level_parse (ps_config_get (s_options, "log-level")->value, &level) != 0) {
         fprintf (stderr, "invalid --log-level: must be debug, info, warn or error\n");
         return 2;
@@ -176,8 +196,7 @@ int main (int argc, char **argv)
                              .curve = curve_rc == 0 ? &curve : NULL};
     ps_client_t *client = ctx ? ps_client_new (ctx, &opts) : NULL;
     memset (&curve, 0, sizeof curve);
-    shared.gateway =
-        ps_gateway_new (ps_config_get (s_options, "listen")->value, (size_t) stream_queue);
+    shared.gateway = ps_gateway_new (ps_config_get (s_options, "listen")->value, &gateway_opts);
     if (!client || !shared.gateway || ps_client_connect (client) != 0)
         goto done;
     if (pipe (shared.stop) != 0) {

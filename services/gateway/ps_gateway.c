@@ -78,17 +78,28 @@ static void s_indicators (void *arg, ps_http_request_t *request)
         s_bad_request (self, S_EP_INDICATORS, request, "limit", why);
         return;
     }
-    json_t *list = json_array ();
-    long n = list ? ps_gwview_select (self->view, prefix ? prefix : "", limit, list) : -1;
-    if (n < 0) {
-        json_decref (list);
+    /* Written as text, one indicator at a time: the view holds no JSON. */
+    char *list;
+    size_t list_len;
+    long n = ps_gwview_select_text (self->view, prefix ? prefix : "", limit, &list, &list_len);
+    char head[160];
+    int head_len = snprintf (head, sizeof head,
+                             "{\"vseq\":%llu,\"ready\":%s,\"count\":%ld,\"truncated\":%s,"
+                             "\"indicators\":",
+                             (unsigned long long) ps_gwview_vseq (self->view),
+                             self->ready ? "true" : "false", n, n > limit ? "true" : "false");
+    char *text = n >= 0 ? malloc ((size_t) head_len + list_len + 2) : NULL;
+    if (!text) {
+        free (list);
         s_reply_json (request, 500, NULL);
         return;
     }
-    s_reply_json (request, 200,
-                  json_pack ("{s:I, s:b, s:I, s:b, s:o}", "vseq",
-                             (json_int_t) ps_gwview_vseq (self->view), "ready", self->ready,
-                             "count", (json_int_t) n, "truncated", n > limit, "indicators", list));
+    memcpy (text, head, (size_t) head_len);
+    memcpy (text + head_len, list, list_len);
+    memcpy (text + head_len + list_len, "}", 2);
+    free (list);
+    ps_http_reply (request, 200, S_JSON, text, (size_t) head_len + list_len + 1);
+    free (text);
 }
 
 static void s_series (void *arg, ps_http_request_t *request)
@@ -131,9 +142,10 @@ static void s_stream (void *arg, ps_http_request_t *request)
         s_bad_request (self, S_EP_STREAM, request, "prefix", why);
         return;
     }
-    if (ps_sse_open (self->sse, request, prefix ? prefix : "") != 0) {
-        static const char text[] = "cannot open the event stream\n";
-        ps_http_reply (request, 503, "text/plain; charset=utf-8", text, sizeof text - 1);
+    if (ps_sse_open (self->sse, request, prefix ? prefix : "", &why) != 0) {
+        char text[64];
+        int n = snprintf (text, sizeof text, "%s\n", why);
+        ps_http_reply (request, 503, "text/plain; charset=utf-8", text, (size_t) n);
     }
 }
 
@@ -196,6 +208,9 @@ static void s_metrics (void *arg, ps_http_request_t *request)
     ps_metrics_counter (m, "paystat_gateway_stream_dropped_total",
                         "Event-stream clients dropped for falling behind.", NULL,
                         ps_sse_dropped (self->sse));
+    ps_metrics_counter (m, "paystat_gateway_stream_refused_total",
+                        "Event streams refused with 503 because --max-streams were open.", NULL,
+                        ps_sse_refused (self->sse));
     for (int e = 0; e < S_EP__N; e++)
         ps_metrics_counter (m, "paystat_gateway_http_requests_total", "API requests by endpoint.",
                             s_endpoint_labels[e], self->requests[e]);
@@ -203,25 +218,26 @@ static void s_metrics (void *arg, ps_http_request_t *request)
         ps_metrics_counter (m, "paystat_gateway_http_bad_requests_total",
                             "API requests refused with 400, by endpoint.", s_endpoint_labels[e],
                             self->bad_requests[e]);
+    ps_http_metrics (self->http, m);
     ps_metrics_process (m, self->start_wall_us);
     ps_http_reply (request, 200, "text/plain; version=0.0.4; charset=utf-8", ps_metrics_text (m),
                    ps_metrics_len (m));
 }
 
-ps_gateway_t *ps_gateway_new (const char *listen, size_t stream_queue)
+ps_gateway_t *ps_gateway_new (const char *listen, const ps_gateway_opts_t *opts)
 {
     ps_gateway_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->start_wall_us = ps_wall_us ();
     self->view = ps_gwview_new ();
-    self->sse = ps_sse_new (stream_queue);
+    self->sse = ps_sse_new (opts->stream_queue, opts->max_streams);
     self->metrics = ps_metrics_new ();
     if (!self->view || !self->sse || !self->metrics) {
         ps_error ("out of memory starting the gateway", NULL);
         goto err;
     }
-    self->http = ps_http_new (listen);
+    self->http = ps_http_new (listen, &opts->http);
     if (!self->http)
         goto err;
     int rc = ps_http_route (self->http, "/api/v1/indicators", s_indicators, self);
@@ -295,8 +311,12 @@ static int s_update (ps_gateway_t *self, const ps_client_event_t *ev)
 {
     json_t *event;
     ps_error_t err;
-    int change = ps_gwview_apply (self->view, ev->topic, ev->topic_len, ev->body, ev->body_len,
-                                  &event, &err);
+    /* No stream client, no event to build: a snapshot of 200,000 topics
+       is applied without converting each one again. */
+    json_t **wanted = ps_sse_clients (self->sse) > 0 ? &event : NULL;
+    event = NULL;
+    int change =
+        ps_gwview_apply (self->view, ev->topic, ev->topic_len, ev->body, ev->body_len, wanted, &err);
     if (change < 0) {
         self->feed_unreadable++;
         ps_log_every (PS_LOG_WARN, 10, "skipped an unreadable feed message", "topic=\"%.*s\" code=%s reason=\"%s\"",

@@ -19,10 +19,15 @@
 
 typedef struct ps_gateway_t ps_gateway_t;
 
-/*  Starts serving HTTP on LISTEN ("127.0.0.1:8080"); each event-stream
-    client may have STREAM_QUEUE bytes waiting before it is dropped.
+typedef struct {
+    size_t stream_queue;    /* bytes an event-stream client may have waiting before it is dropped */
+    size_t max_streams;     /* event streams open at once; more are answered 503 */
+    ps_http_limits_t http;  /* HTTP connections (max_streams must stay below their cap) */
+} ps_gateway_opts_t;
+
+/*  Starts serving HTTP on LISTEN ("127.0.0.1:8080") with OPTS (copied).
     Returns NULL after logging why (bad address, port in use, memory). */
-ps_gateway_t *ps_gateway_new (const char *listen, size_t stream_queue);
+ps_gateway_t *ps_gateway_new (const char *listen, const ps_gateway_opts_t *opts);
 
 /*  Stops serving (every stream ends) and sets *SELF_P to NULL. NULL-safe. */
 void ps_gateway_destroy (ps_gateway_t **self_p);

@@ -13,10 +13,16 @@
 
 typedef struct s_series_t s_series_t;
 
+/* A compact record per topic: the feed message's MessagePack bytes, from
+   which the JSON is built when asked for. A jansson tree per topic cost
+   about 2.5 KiB; this costs the message (about 200 bytes) and the topic. */
 typedef struct {
-    json_t *obj;        /* what clients get; replaced, never changed in place */
     s_series_t *series; /* NULL for '$' topics (ratios) */
     ps_period_t period;
+    uint64_t vseq;      /* the change that set it */
+    uint16_t topic_len;
+    uint32_t body_len;
+    uint8_t *data;      /* topic bytes, then body bytes; replaced, never changed in place */
 } s_entry_t;
 
 /* The cells of one (source, dims), sorted by period. */
@@ -55,7 +61,7 @@ static void s_free_values (ps_gwview_t *self)
     void *value;
     while (ps_strmap_next (self->topics, &cursor, &key, &len, &value)) {
         s_entry_t *entry = value;
-        json_decref (entry->obj);
+        free (entry->data);
         free (entry);
     }
     cursor = 0;
@@ -180,74 +186,118 @@ static void s_unindex (ps_gwview_t *self, const char *topic, size_t len, s_entry
     free (series);
 }
 
-/*  Stores OBJ (stolen) as TOPIC's indicator. Returns 0 or -1. */
-static int s_set (ps_gwview_t *self, const char *topic, size_t len, json_t *obj, ps_error_t *err)
+/*  Builds the JSON clients get from ENTRY: the message's fields without
+    the numbering keys, plus "topic", "vseq" and the amounts in major
+    units. Returns a new reference, or NULL (out of memory, or a message
+    that no longer converts: it did when it was stored). */
+static json_t *s_entry_json (const s_entry_t *entry)
+{
+    ps_error_t err;
+    json_t *msg = ps_msgjson_feed ((const char *) entry->data, entry->topic_len,
+                                   entry->data + entry->topic_len, entry->body_len, &err);
+    if (!msg)
+        return NULL;
+    static const char *const numbering[] = {"v", "seq", "prev", "epoch"};
+    for (size_t i = 0; i < sizeof numbering / sizeof numbering[0]; i++)
+        json_object_del (msg, numbering[i]);
+    s_add_major (msg, "amount", "amount_major");
+    s_add_major (msg, "ytd_amount", "ytd_amount_major");
+    if (json_object_set_new (msg, "vseq", json_integer ((json_int_t) entry->vseq)) != 0) {
+        json_decref (msg);
+        return NULL;
+    }
+    return msg;
+}
+
+/*  Copies TOPIC and BODY into a buffer for an entry. Returns NULL when out
+    of memory. */
+static uint8_t *s_data_new (const char *topic, size_t topic_len, const void *body,
+                            size_t body_len)
+{
+    uint8_t *data = malloc (topic_len + body_len);
+    if (data) {
+        memcpy (data, topic, topic_len);
+        memcpy (data + topic_len, body, body_len);
+    }
+    return data;
+}
+
+/*  Stores BODY as TOPIC's indicator, set by change VSEQ. Returns the
+    entry, or NULL with *ERR. */
+static s_entry_t *s_set (ps_gwview_t *self, const char *topic, size_t len, const void *body,
+                         size_t body_len, uint64_t vseq, ps_error_t *err)
 {
     char key[PS_TOPIC_MAX + 1];
     size_t key_len = 0;
     ps_period_t period = {0};
     bool cell = topic[0] != '$';
     if (cell && s_parse_cell_topic (topic, len, key, &key_len, &period) != 0) {
-        json_decref (obj);
-        return s_fail (err, PS_E_SYNTAX, "a cell topic must be source/period/dims");
+        s_fail (err, PS_E_SYNTAX, "a cell topic must be source/period/dims");
+        return NULL;
     }
+    if (body_len > UINT32_MAX) {
+        s_fail (err, PS_E_LIMIT, "message too big");
+        return NULL;
+    }
+    uint8_t *data = s_data_new (topic, len, body, body_len);
     bool inserted;
-    void **slot = ps_strmap_put (self->topics, topic, len, &inserted);
+    void **slot = data ? ps_strmap_put (self->topics, topic, len, &inserted) : NULL;
     if (!slot) {
-        json_decref (obj);
-        return s_fail (err, PS_E_LIMIT, "out of memory");
+        free (data);
+        s_fail (err, PS_E_LIMIT, "out of memory");
+        return NULL;
     }
-    if (!inserted) {
-        s_entry_t *entry = *slot;
-        json_decref (entry->obj);
-        entry->obj = obj;
-        return 0;
+    s_entry_t *entry = inserted ? calloc (1, sizeof *entry) : *slot;
+    if (inserted) {
+        if (entry)
+            entry->period = period;
+        if (!entry || (cell && s_index (self, key, key_len, entry) != 0)) {
+            free (entry);
+            free (data);
+            ps_strmap_remove (self->topics, topic, len);
+            s_fail (err, PS_E_LIMIT, "out of memory");
+            return NULL;
+        }
+        *slot = entry;
     }
-    s_entry_t *entry = calloc (1, sizeof *entry);
-    if (entry)
-        entry->period = period;
-    if (!entry || (cell && s_index (self, key, key_len, entry) != 0)) {
-        free (entry);
-        ps_strmap_remove (self->topics, topic, len);
-        json_decref (obj);
-        return s_fail (err, PS_E_LIMIT, "out of memory");
-    }
-    entry->obj = obj;
-    *slot = entry;
-    return 0;
+    free (entry->data);
+    entry->data = data;
+    entry->topic_len = (uint16_t) len;
+    entry->body_len = (uint32_t) body_len;
+    entry->vseq = vseq;
+    return entry;
 }
 
 int ps_gwview_apply (ps_gwview_t *self, const char *topic, size_t topic_len, const void *body,
                      size_t body_len, json_t **event, ps_error_t *err)
 {
-    *event = NULL;
+    if (event)
+        *event = NULL;
     if (topic_len == 0 || topic_len > PS_TOPIC_MAX)
         return s_fail (err, PS_E_LIMIT, "topic empty or longer than the limit");
+    /* Converting checks the message (MessagePack, UTF-8) as every later
+       conversion of the stored bytes will need. */
     json_t *msg = ps_msgjson_feed (topic, topic_len, body, body_len, err);
     if (!msg)
         return -1;
     const char *type = json_string_value (json_object_get (msg, "type"));
+    bool indicator = type && (strcmp (type, "cell") == 0 || strcmp (type, "ratio") == 0);
+    json_decref (msg);
+    if (!indicator)
+        return PS_GWVIEW_IGNORED;
     /* The topic frame was checked as UTF-8 by ps_msgjson_feed; the view
        keys on its bytes. */
-    int change = PS_GWVIEW_IGNORED;
-    if (type && (strcmp (type, "cell") == 0 || strcmp (type, "ratio") == 0)) {
-        static const char *const numbering[] = {"v", "seq", "prev", "epoch"};
-        for (size_t i = 0; i < sizeof numbering / sizeof numbering[0]; i++)
-            json_object_del (msg, numbering[i]);
-        s_add_major (msg, "amount", "amount_major");
-        s_add_major (msg, "ytd_amount", "ytd_amount_major");
-        json_object_set_new (msg, "vseq", json_integer ((json_int_t) (self->vseq + 1)));
-        json_incref (msg);
-        if (s_set (self, topic, topic_len, msg, err) != 0) {
-            json_decref (msg);
-            return -1;
-        }
-        self->vseq++;
-        *event = msg;
-        change = PS_GWVIEW_SET;
-    } else
-        json_decref (msg);
-    return change;
+    s_entry_t *entry = s_set (self, topic, topic_len, body, body_len, self->vseq + 1, err);
+    if (!entry)
+        return -1;
+    self->vseq++;
+    if (event) {
+        *event = s_entry_json (entry);
+        if (!*event)
+            ps_log_every (PS_LOG_ERROR, 10, "out of memory building a change's event",
+                          "topic=\"%.*s\"", (int) topic_len, topic);
+    }
+    return PS_GWVIEW_SET;
 }
 
 int ps_gwview_remove (ps_gwview_t *self, const char *topic, size_t topic_len, json_t **event)
@@ -257,7 +307,7 @@ int ps_gwview_remove (ps_gwview_t *self, const char *topic, size_t topic_len, js
     if (!entry)
         return 0;
     s_unindex (self, topic, topic_len, entry);
-    json_decref (entry->obj);
+    free (entry->data);
     free (entry);
     *event =
         json_pack ("{s:s%, s:I}", "topic", topic, topic_len, "vseq", (json_int_t) ++self->vseq);
@@ -276,31 +326,94 @@ size_t ps_gwview_size (const ps_gwview_t *self)
 
 static int s_topic_cmp (const void *a, const void *b)
 {
-    const json_t *x = *(json_t *const *) a, *y = *(json_t *const *) b;
-    return strcmp (json_string_value (json_object_get (x, "topic")),
-                   json_string_value (json_object_get (y, "topic")));
+    const s_entry_t *x = *(s_entry_t *const *) a, *y = *(s_entry_t *const *) b;
+    size_t n = x->topic_len < y->topic_len ? x->topic_len : y->topic_len;
+    int c = memcmp (x->data, y->data, n);
+    return c ? c : (x->topic_len > y->topic_len) - (x->topic_len < y->topic_len);
 }
 
-long ps_gwview_select (ps_gwview_t *self, const char *prefix, long limit, json_t *array)
+/*  The entries whose topic starts with PREFIX, sorted by topic, in a new
+    array (*N of them). Returns NULL when out of memory. */
+static s_entry_t **s_matches (ps_gwview_t *self, const char *prefix, size_t *n)
 {
-    size_t prefix_len = strlen (prefix), n = 0;
-    json_t **found = malloc ((ps_strmap_size (self->topics) + 1) * sizeof *found);
+    size_t prefix_len = strlen (prefix);
+    s_entry_t **found = malloc ((ps_strmap_size (self->topics) + 1) * sizeof *found);
     if (!found)
-        return -1;
+        return NULL;
+    *n = 0;
     size_t cursor = 0;
     const char *key;
     size_t len;
     void *value;
     while (ps_strmap_next (self->topics, &cursor, &key, &len, &value))
         if (len >= prefix_len && memcmp (key, prefix, prefix_len) == 0)
-            found[n++] = ((s_entry_t *) value)->obj;
-    qsort (found, n, sizeof *found, s_topic_cmp);
+            found[(*n)++] = value;
+    qsort (found, *n, sizeof *found, s_topic_cmp);
+    return found;
+}
+
+long ps_gwview_select (ps_gwview_t *self, const char *prefix, long limit, json_t *array)
+{
+    size_t n;
+    s_entry_t **found = s_matches (self, prefix, &n);
+    if (!found)
+        return -1;
     long rc = (long) n;
     for (size_t i = 0; i < n && (long) i < limit; i++)
-        if (json_array_append (array, found[i]) != 0) {
+        if (json_array_append_new (array, s_entry_json (found[i])) != 0) {
             rc = -1;
             break;
         }
+    free (found);
+    return rc;
+}
+
+/*  Appends LEN bytes of TEXT to the growing buffer *BUF. Returns 0 or -1. */
+static int s_append (char **buf, size_t *len, size_t *cap, const char *text, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t grown_cap = *cap ? *cap : 4096;
+        while (grown_cap < *len + n + 1)
+            grown_cap *= 2;
+        char *grown = realloc (*buf, grown_cap);
+        if (!grown)
+            return -1;
+        *buf = grown;
+        *cap = grown_cap;
+    }
+    memcpy (*buf + *len, text, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return 0;
+}
+
+long ps_gwview_select_text (ps_gwview_t *self, const char *prefix, long limit, char **text,
+                            size_t *text_len)
+{
+    *text = NULL;
+    *text_len = 0;
+    size_t n, cap = 0;
+    s_entry_t **found = s_matches (self, prefix, &n);
+    if (!found)
+        return -1;
+    long rc = s_append (text, text_len, &cap, "[", 1) == 0 ? (long) n : -1;
+    /* One indicator's JSON at a time: the answer's memory is its text. */
+    for (size_t i = 0; rc >= 0 && i < n && (long) i < limit; i++) {
+        json_t *obj = s_entry_json (found[i]);
+        char *one = obj ? json_dumps (obj, JSON_COMPACT) : NULL;
+        json_decref (obj);
+        if (!one || (i > 0 && s_append (text, text_len, &cap, ",", 1) != 0) ||
+            s_append (text, text_len, &cap, one, strlen (one)) != 0)
+            rc = -1;
+        free (one);
+    }
+    if (rc >= 0 && s_append (text, text_len, &cap, "]", 1) != 0)
+        rc = -1;
+    if (rc < 0) {
+        free (*text);
+        *text = NULL;
+        *text_len = 0;
+    }
     free (found);
     return rc;
 }
@@ -319,7 +432,7 @@ long ps_gwview_series (ps_gwview_t *self, const char *source, const char *dims, 
     long n = 0;
     for (size_t i = 0; i < series->n; i++)
         if (series->points[i]->period.gran == gran) {
-            if (json_array_append (array, series->points[i]->obj) != 0)
+            if (json_array_append_new (array, s_entry_json (series->points[i])) != 0)
                 return -1;
             n++;
         }

@@ -12,7 +12,12 @@
     and apply only the stream events newer than it.
 
     Cells are also indexed by series (source + dims), in period order, for
-    ps_gwview_series. */
+    ps_gwview_series.
+
+    Each topic is held as its feed message's MessagePack bytes, and the
+    JSON is built from them when asked for (an answer, an event): a JSON
+    tree per topic cost about 2.5 KiB, which for 200,000 topics is more
+    than the rest of the gateway together (docs/bounds.md). */
 
 #ifndef PS_GWVIEW_H_INCLUDED
 #define PS_GWVIEW_H_INCLUDED
@@ -40,9 +45,10 @@ ps_gwview_t *ps_gwview_new (void);
 void ps_gwview_destroy (ps_gwview_t **self_p);
 
 /*  Applies one feed message: TOPIC (TOPIC_LEN bytes) and its MessagePack
-    BODY (BODY_LEN bytes), untrusted. Returns what changed; when SET,
-    *EVENT is a new reference to the stored indicator, to tell clients
-    about. Returns -1 with *ERR when the message cannot be read (bad
+    BODY (BODY_LEN bytes), untrusted. Returns what changed; when SET and
+    EVENT is not NULL, *EVENT is a new reference to the indicator's JSON,
+    to tell clients about (NULL when out of memory building it, logged;
+    pass EVENT NULL when nobody listens, to save building it). Returns -1 with *ERR when the message cannot be read (bad
     MessagePack, a cell topic that is not source/period/dims, out of
     memory). */
 int ps_gwview_apply (ps_gwview_t *self, const char *topic, size_t topic_len, const void *body,
@@ -64,6 +70,13 @@ size_t ps_gwview_size (const ps_gwview_t *self);
     all (more than LIMIT: the answer was truncated), or -1 when out of
     memory. */
 long ps_gwview_select (ps_gwview_t *self, const char *prefix, long limit, json_t *array);
+
+/*  As ps_gwview_select, but writes the JSON array's text into *TEXT
+    (malloc'ed, *TEXT_LEN bytes plus a NUL), one indicator converted at a
+    time, so a big answer costs its text and not a JSON tree besides.
+    Returns how many matched, or -1 when out of memory (*TEXT NULL). */
+long ps_gwview_select_text (ps_gwview_t *self, const char *prefix, long limit, char **text,
+                            size_t *text_len);
 
 /*  Appends to ARRAY, in period order, the cells of series SOURCE + DIMS
     (canonical "name=value,..." text, "" for none) of granularity GRAN.

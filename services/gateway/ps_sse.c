@@ -22,19 +22,21 @@ struct s_client_t {
 };
 
 struct ps_sse_t {
-    size_t max_queued;
+    size_t max_queued, max_clients;
     s_client_t *clients;
     size_t nclients;
-    uint64_t ndropped, nevents;
+    uint64_t ndropped, nrefused, nevents;
     char *buf; /* the event being sent */
     size_t cap;
 };
 
-ps_sse_t *ps_sse_new (size_t max_queued)
+ps_sse_t *ps_sse_new (size_t max_queued, size_t max_clients)
 {
     ps_sse_t *self = calloc (1, sizeof *self);
-    if (self)
+    if (self) {
         self->max_queued = max_queued;
+        self->max_clients = max_clients;
+    }
     return self;
 }
 
@@ -69,8 +71,19 @@ static void s_end (void *arg, ps_http_stream_t *stream)
     free (client);
 }
 
-int ps_sse_open (ps_sse_t *self, ps_http_request_t *request, const char *prefix)
+int ps_sse_open (ps_sse_t *self, ps_http_request_t *request, const char *prefix,
+                 const char **why)
 {
+    /* Streams last: without a cap of their own they would take every HTTP
+       connection, and /healthz with them. */
+    if (self->nclients >= self->max_clients) {
+        self->nrefused++;
+        ps_log_every (PS_LOG_WARN, 10, "refused an event stream: too many streams",
+                      "max_streams=%zu", self->max_clients);
+        *why = "too many streams";
+        return -1;
+    }
+    *why = "cannot open the event stream";
     size_t len = strlen (prefix);
     s_client_t *client = calloc (1, sizeof *client + len + 1);
     if (!client)
@@ -145,6 +158,11 @@ size_t ps_sse_clients (const ps_sse_t *self)
 uint64_t ps_sse_dropped (const ps_sse_t *self)
 {
     return self->ndropped;
+}
+
+uint64_t ps_sse_refused (const ps_sse_t *self)
+{
+    return self->nrefused;
 }
 
 uint64_t ps_sse_events (const ps_sse_t *self)

@@ -20,7 +20,8 @@ typedef struct {
 static int s_setup (void **state)
 {
     s_fixture_t *f = calloc (1, sizeof *f);
-    f->gateway = ps_gateway_new ("127.0.0.1:0", 65536);
+    ps_gateway_opts_t opts = {65536, 8, {0, 0, 0}};
+    f->gateway = ps_gateway_new ("127.0.0.1:0", &opts);
     assert_non_null (f->gateway);
     f->http = ps_gateway_http (f->gateway);
     *state = f;

@@ -25,6 +25,16 @@ static json_t *s_select (ps_gwview_t *view, const char *prefix, long limit, long
 {
     json_t *list = json_array ();
     *matched = ps_gwview_select (view, prefix, limit, list);
+    /* The text the gateway answers with says the same. */
+    char *text;
+    size_t len;
+    assert_int_equal (ps_gwview_select_text (view, prefix, limit, &text, &len), *matched);
+    assert_int_equal (strlen (text), len);
+    json_t *parsed = json_loads (text, 0, NULL);
+    assert_non_null (parsed);
+    assert_true (json_equal (parsed, list));
+    json_decref (parsed);
+    free (text);
     return list;
 }
 

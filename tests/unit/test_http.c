@@ -60,7 +60,7 @@ static size_t s_exchange (ps_http_t *http, const char *request, char *response, 
 static void test_routes_and_errors (void **state)
 {
     (void) state;
-    ps_http_t *http = ps_http_new ("127.0.0.1:0");
+    ps_http_t *http = ps_http_new ("127.0.0.1:0", NULL);
     assert_non_null (http);
     assert_true (ps_http_port (http) > 0);
     assert_true (ps_http_fd (http) >= 0);
@@ -86,10 +86,83 @@ static void test_routes_and_errors (void **state)
 static void test_bad_listen_address (void **state)
 {
     (void) state;
-    assert_null (ps_http_new ("localhost"));
-    assert_null (ps_http_new ("127.0.0.1:99999"));
-    assert_null (ps_http_new ("300.0.0.1:80"));
-    assert_null (ps_http_new (":80"));
+    assert_null (ps_http_new ("localhost", NULL));
+    assert_null (ps_http_new ("127.0.0.1:99999", NULL));
+    assert_null (ps_http_new ("300.0.0.1:80", NULL));
+    assert_null (ps_http_new (":80", NULL));
+}
+
+static int s_connect (const ps_http_t *http)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons ((uint16_t) ps_http_port (http));
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    assert_int_equal (connect (fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    return fd;
+}
+
+/*  Runs the server until FD is closed by it (read returns 0 or an error). */
+static void s_until_closed (ps_http_t *http, int fd)
+{
+    for (int rounds = 0; rounds < 2000; rounds++) {
+        struct pollfd pfds[2] = {{ps_http_fd (http), POLLIN, 0}, {fd, POLLIN, 0}};
+        long timeout = ps_http_timeout_ms (http);
+        poll (pfds, 2, timeout < 0 || timeout > 5 ? 5 : (int) timeout);
+        ps_http_run (http);
+        char buf[256];
+        if ((pfds[1].revents & (POLLIN | POLLHUP | POLLERR)) && read (fd, buf, sizeof buf) <= 0)
+            return;
+    }
+    fail_msg ("the server never closed the connection");
+}
+
+/*  Connections waiting for headers cannot hold the slots: at the cap a new
+    one takes the oldest's slot, and the others are dropped at the header
+    timeout, counted. */
+static void test_slots_cannot_be_held (void **state)
+{
+    (void) state;
+    ps_http_limits_t limits = {2, 200, 0};
+    ps_http_t *http = ps_http_new ("127.0.0.1:0", &limits);
+    assert_non_null (http);
+    int calls = 0;
+    assert_int_equal (ps_http_route (http, "/hello", s_hello, &calls), 0);
+    int slow[2];
+    for (int i = 0; i < 2; i++) {
+        slow[i] = s_connect (http);
+        assert_int_equal (write (slow[i], "GET /hel", 8), 8);
+        ps_http_run (http);
+    }
+    ps_http_stats_t stats;
+    ps_http_stats (http, &stats);
+    assert_int_equal (stats.connections, 2);
+    char response[4096];
+    s_exchange (http, "GET /hello?name=x HTTP/1.0\r\n\r\n", response, sizeof response);
+    assert_non_null (strstr (response, "hello x"));
+    s_until_closed (http, slow[0]);
+    s_until_closed (http, slow[1]);
+    /* MHD closes its side of a dropped connection on a later run. */
+    for (int rounds = 0; rounds < 1000; rounds++) {
+        ps_http_stats (http, &stats);
+        if (stats.connections == 0)
+            break;
+        poll (NULL, 0, 2);
+        ps_http_run (http);
+    }
+    assert_int_equal (stats.evicted, 1);
+    assert_int_equal (stats.header_timeouts, 1);
+    assert_int_equal (stats.refused, 0);
+    assert_int_equal (stats.connections, 0);
+    close (slow[0]);
+    close (slow[1]);
+    ps_metrics_t *m = ps_metrics_new ();
+    ps_http_metrics (http, m);
+    assert_non_null (strstr (ps_metrics_text (m),
+                             "paystat_http_connections_dropped_total{reason=\"evicted\"} 1\n"));
+    ps_metrics_destroy (&m);
+    ps_http_destroy (&http);
 }
 
 /*  The exposition format: HELP and TYPE once per metric name, then one
@@ -126,6 +199,7 @@ int main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_routes_and_errors),
         cmocka_unit_test (test_bad_listen_address),
+        cmocka_unit_test (test_slots_cannot_be_held),
         cmocka_unit_test (test_metrics_text),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

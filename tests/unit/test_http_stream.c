@@ -92,7 +92,7 @@ static void s_run (ps_http_t *http, int rounds)
 static void test_stream_writes_and_close (void **state)
 {
     (void) state;
-    ps_http_t *http = ps_http_new ("127.0.0.1:0");
+    ps_http_t *http = ps_http_new ("127.0.0.1:0", NULL);
     assert_non_null (http);
     s_state_t st = {NULL, 0, 0, 65536};
     assert_int_equal (ps_http_route (http, "/events", s_open, &st), 0);
@@ -135,7 +135,7 @@ static void test_stream_writes_and_close (void **state)
 static void test_slow_client_dropped (void **state)
 {
     (void) state;
-    ps_http_t *http = ps_http_new ("127.0.0.1:0");
+    ps_http_t *http = ps_http_new ("127.0.0.1:0", NULL);
     s_state_t st = {NULL, 0, 0, 8192};
     ps_http_route (http, "/events", s_open, &st);
     int fd = s_connect (http, 4096);
@@ -164,7 +164,7 @@ static void test_slow_client_dropped (void **state)
 static void test_oversized_write_refused (void **state)
 {
     (void) state;
-    ps_http_t *http = ps_http_new ("127.0.0.1:0");
+    ps_http_t *http = ps_http_new ("127.0.0.1:0", NULL);
     s_state_t st = {NULL, 0, 0, 100};
     ps_http_route (http, "/events", s_open, &st);
     int fd = s_connect (http, 0);
@@ -184,7 +184,7 @@ static void test_oversized_write_refused (void **state)
 static void test_destroy_ends_streams (void **state)
 {
     (void) state;
-    ps_http_t *http = ps_http_new ("127.0.0.1:0");
+    ps_http_t *http = ps_http_new ("127.0.0.1:0", NULL);
     s_state_t a = {NULL, 0, 0, 1024}, b = {NULL, 0, 0, 1024};
     ps_http_route (http, "/a", s_open, &a);
     ps_http_route (http, "/b", s_open, &b);
