@@ -39,6 +39,11 @@
 /* How long a flush waits for publish to confirm the previous one before
    it goes anyway (a confirmation can be lost with a reconnection). */
 #define S_CONFIRM_WAIT_MS 1000
+/* Update frames (each up to PS_ENGINE_FRAME_BYTES) queued in libzmq towards
+   publish. A flush waits for publish to confirm the previous one, so more
+   would only hold memory in front of a publish that stopped reading; past
+   it frames wait in the outbox, and no new flush starts. */
+#define S_PUBLISH_HWM 16
 /* Messages refused for their key are logged at most this often. */
 #define S_REFUSED_LOG_MS 1000
 
@@ -571,7 +576,8 @@ int main (int argc, char **argv)
     /* Keys are read before any work, so that a bad one stops the start. */
     void *ctx = zmq_ctx_new ();
     ps_sock_opts_t in_opts = {.hwm = 0, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
-    ps_sock_opts_t out_opts = {.hwm = 0, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
+    ps_sock_opts_t out_opts = {
+        .hwm = S_PUBLISH_HWM, .rcvhwm = 1000, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
     char err[512];
     char why[400];
     ps_security_t *security =
