@@ -13,6 +13,8 @@ would count again what compute already has. Shown on the real services:
 - a second real ingest started with the same --id and another data
   directory is refused the same way, and what it acknowledges is not
   applied;
+- the same under CURVE, by a peer holding ingest-1's own key (a second
+  ingest given the same key, or a stolen one);
 - an operator who recreated an ingest's journal on purpose names the new
   instance with --accept-journal (test_durability's recreated journal).
 """
@@ -56,13 +58,15 @@ def entry(ingest, journal, jseq, count):
                               "i": 0}]})
 
 
-def forge(pipeline, journal):
-    """A fake ingest on compute's socket: a hello naming ingest-1 with
-    JOURNAL, then its entries 1 and 2, then a second hello whose answer
-    shows compute has handled every frame before it. Returns the answers
-    to the two hellos, decoded."""
+def forge(pipeline, journal, secure=None):
+    """A fake ingest on compute's socket (SECURE(sock) sets CURVE up): a
+    hello naming ingest-1 with JOURNAL, then its entries 1 and 2, then a
+    second hello whose answer shows compute has handled every frame before
+    it. Returns the answers to the two hellos, decoded."""
     sock = psclient.context().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    if secure:
+        secure(sock)
     sock.connect(pipeline.compute)
     try:
         sock.send(hello("ingest-1", journal))
@@ -174,3 +178,30 @@ def test_second_ingest_with_the_same_id_is_refused(pipeline_factory, tmp_path):
         problem = twin.stop()
     assert problem is None, f"{problem}\n{twin.log_tail()}"
     assert cell_count(pipeline) == 10
+
+
+def test_forged_hello_under_curve(pipeline_factory, tmp_path):
+    from test_security import CurveProducer
+    from test_security_feed import Keys, _secure, secure_args
+    keys = Keys(tmp_path).make("ingest-1", "compute", "publish", "p1", "s1", "s3", "gw")
+    pipeline = pipeline_factory(**secure_args(keys))
+    applied = ("paystat_compute_batches_applied_total", "")
+    producer = CurveProducer(pipeline.ingest, keys.pair("p1"), keys.server("ingest-1"))
+    try:
+        ack = producer.send("p1", 1, [psclient.report("ID", "2012", count=10)])
+        assert ack["status"] == "ok", ack
+        assert wait_for(lambda: scrape(pipeline, "compute").get(applied) == 1, 20), \
+            pipeline.logs()
+        real = journal_of(pipeline["ingest"])
+        answers = forge(pipeline, real + 1,
+                        lambda sock: _secure(sock, keys, "ingest-1", "compute"))
+        assert scrape(pipeline, "compute").get(applied) == 1, "a forged entry was applied"
+        check_refusal(pipeline, answers, real, real + 1)
+        assert refused(pipeline) >= 4
+        # The real ingest goes on.
+        ack = producer.send("p1", 2, [psclient.report("ID", "2012", count=5)])
+        assert ack["status"] == "ok", ack
+        assert wait_for(lambda: scrape(pipeline, "compute").get(applied) == 2, 20), \
+            pipeline.logs()
+    finally:
+        producer.close()
