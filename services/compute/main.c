@@ -403,9 +403,9 @@ static int s_run (s_server_t *server, long flush_ms)
         if (pending && due < until)
             until = due;
         long timeout = until > now ? (long) (until - now) : 0;
+        short out_events = (short) (ZMQ_POLLIN | (queued ? ZMQ_POLLOUT : 0));
         zmq_pollitem_t items[] = {{server->in, 0, ZMQ_POLLIN, 0},
-                                  {server->out, 0, (short) (ZMQ_POLLIN | (queued ? ZMQ_POLLOUT : 0)),
-                                   0},
+                                  {server->out, 0, out_events, 0},
                                   {NULL, ps_ops_fd (server->ops), ZMQ_POLLIN, 0}};
         int n = zmq_poll (items, server->ops ? 3 : 2, ps_ops_timeout_ms (server->ops, timeout));
         int poll_errno = errno;

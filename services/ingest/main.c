@@ -176,7 +176,8 @@ static void s_read_positions (s_server_t *server)
                           ps_journal_id (server->journal), ps_err_name (refusal.code),
                           refusal.reason);
         else
-            ps_log_every (PS_LOG_WARN, 10, "ignored a malformed position", "reason=\"%s\"", err.reason);
+            ps_log_every (PS_LOG_WARN, 10, "ignored a malformed position", "reason=\"%s\"",
+                          err.reason);
     }
     zmq_msg_close (&msg);
 }
