@@ -49,7 +49,8 @@ static const char *const s_status_names[] = {"ok", "partial", "rejected", "dupli
 /* Field names an error may carry; decoded acks point their errors here. */
 static const char *const s_fields[] = {
     "",     "v",     "type",   "producer", "seq", "ingest", "jseq",   "reports", "source", "period",
-    "dims", "count", "amount", "currency", "op",  "i",      "prefix", "since",   "epoch"};
+    "dims", "count", "amount", "currency", "op",  "i",      "prefix", "since",   "epoch",
+    "journal"};
 
 /* ---- Small helpers ------------------------------------------------------ */
 
@@ -150,6 +151,11 @@ static bool s_chars_ok (const char *s, size_t len, const char *extra)
 static bool s_id_ok (const char *s, size_t len)
 {
     return len >= 1 && len <= PS_ID_MAX && s_chars_ok (s, len, "_.:-");
+}
+
+bool ps_id_valid (const char *s, size_t len)
+{
+    return s_id_ok (s, len);
 }
 
 bool ps_source_valid (const char *s, size_t len)
@@ -1782,6 +1788,28 @@ int ps_snapshot_end_decode (ps_snapshot_end_t *end, ps_error_t *refusal, const v
         goto done;
     }
     rc = 0;
+done:
+    msgpack_zone_destroy (&zone);
+    return rc;
+}
+
+int ps_refusal_decode (const void *data, size_t size, ps_error_t *refusal, ps_error_t *err)
+{
+    msgpack_zone zone;
+    if (!msgpack_zone_init (&zone, 1024))
+        return s_fail (err, PS_E_LIMIT, "", "out of memory");
+    msgpack_object root;
+    int rc = -1;
+    if (s_unpack (&zone, data, size, &root, err) != 0)
+        goto done;
+    if (root.type != MSGPACK_OBJECT_MAP) {
+        s_fail (err, PS_E_TYPE, "", "a refusal must be a map, got %s", s_type_name (&root));
+        goto done;
+    }
+    const msgpack_object *type = ps_map_get (&root, "type");
+    if (s_check_header (ps_map_get (&root, "v"), type, "error", err) == 0 &&
+        s_error_decode (&root, "error", refusal, NULL, err) == 0)
+        rc = 0;
 done:
     msgpack_zone_destroy (&zone);
     return rc;

@@ -82,7 +82,9 @@ ps_err_t ps_err_from_name (const char *name, size_t len);
 /*  The grammars of PROTOCOL.md 3.1, for other parsers of the same names
     (access files, API queries): a source [A-Za-z0-9][A-Za-z0-9_.-]{0,31},
     a dimension name [a-z][a-z0-9_]{0,31}, a dimension value (or ratio
-    name) [A-Za-z0-9_.-]{1,64}; S is LEN bytes, not terminated. */
+    name) [A-Za-z0-9_.-]{1,64}, a producer or ingest id
+    [A-Za-z0-9_.:-]{1,64}; S is LEN bytes, not terminated. */
+bool ps_id_valid (const char *s, size_t len);
 bool ps_source_valid (const char *s, size_t len);
 bool ps_dim_name_valid (const char *s, size_t len);
 bool ps_dim_value_valid (const char *s, size_t len);
@@ -343,6 +345,11 @@ int ps_snapshot_end_encode (const ps_snapshot_end_t *end, msgpack_sbuffer *out);
 
 /*  Appends a refusal {v, type:"error", code, field, reason} to OUT. 0 or -1. */
 int ps_refusal_encode (const ps_error_t *refusal, msgpack_sbuffer *out);
+
+/*  Strictly decodes a refusal alone (compute's answer to a hello it
+    refuses, PROTOCOL.md 5.1). Returns 0 with *REFUSAL, or -1 with *ERR
+    (not a refusal, or a malformed one). */
+int ps_refusal_decode (const void *data, size_t size, ps_error_t *refusal, ps_error_t *err);
 
 /*  Strictly decodes a body on topic PS_TOPIC_SNAPSHOT. Returns 0 with the
     marker in *END, 1 with *REFUSAL (the request was refused), or -1 with

@@ -19,6 +19,7 @@
 #include "ps_engine.h"
 #include "ps_log.h"
 #include "ps_ops.h"
+#include "ps_outbox.h"
 #include "ps_proto.h"
 #include "ps_ratios.h"
 #include "ps_security.h"
@@ -38,13 +39,22 @@
 /* How long a flush waits for publish to confirm the previous one before
    it goes anyway (a confirmation can be lost with a reconnection). */
 #define S_CONFIRM_WAIT_MS 1000
+/* Update frames (each up to PS_ENGINE_FRAME_BYTES) queued in libzmq towards
+   publish. A flush waits for publish to confirm the previous one, so more
+   would only hold memory in front of a publish that stopped reading; past
+   it frames wait in the outbox, and no new flush starts. */
+#define S_PUBLISH_HWM 16
 /* Messages refused for their key are logged at most this often. */
 #define S_REFUSED_LOG_MS 1000
 
-static int s_emit (void *sock, const void *frame, size_t size)
+/* Sends one update frame to publish without waiting (ps_outbox_send_fn):
+   a publish that stops reading must not hold compute in a send. */
+static int s_send_update (void *sock, const void *frame, size_t size)
 {
-    if (ps_sock_send (sock, frame, size, 0) == 0)
+    if (zmq_send (sock, frame, size, ZMQ_DONTWAIT) >= 0)
         return 0;
+    if (errno == EAGAIN || errno == EINTR)
+        return 1;
     ps_error ("cannot send update", "bytes=%zu error=\"%s\"", size, zmq_strerror (errno));
     return -1;
 }
@@ -76,7 +86,19 @@ typedef struct {
     uint64_t refused;          /* messages whose key may not speak for their ingest id */
     uint64_t refused_unlogged; /* of those, not logged yet */
     int64_t refused_logged_ms; /* when one was last logged */
+    ps_outbox_t *outbox;       /* updates publish could not take yet */
 } s_server_t;
+
+/* Hands one update frame to publish, or to the outbox when publish is not
+   taking any (ps_engine_emit_fn). */
+static int s_emit (void *arg, const void *frame, size_t size)
+{
+    s_server_t *server = arg;
+    if (ps_outbox_send (server->outbox, s_send_update, server->out, frame, size) == 0)
+        return 0;
+    ps_error ("update lost: publish gets every topic again when it restarts", "bytes=%zu", size);
+    return -1;
+}
 
 /* Receives one whole message into server->parts. Returns the number of
    frames, 0 for a message with too many frames (drained and dropped),
@@ -153,7 +175,20 @@ static void s_hello (s_server_t *server, const zmq_msg_t *route, zmq_msg_t *body
         return;
     const void *id = zmq_msg_data ((zmq_msg_t *) route);
     size_t id_len = zmq_msg_size ((zmq_msg_t *) route);
-    if (ps_upstream_hello (server->upstream, &hello, id, id_len) != 0)
+    int rc = ps_upstream_hello (server->upstream, &hello, id, id_len);
+    if (rc == 1) {
+        /* Logged and counted by ps_upstream; the peer is told why. */
+        ps_error_t refusal = {PS_E_PERMISSION, "journal", ""};
+        const char *text = ps_upstream_refusal (server->upstream)->text;
+        size_t len = strnlen (text, sizeof refusal.reason - 1); /* ASCII: any cut is whole */
+        memcpy (refusal.reason, text, len);
+        refusal.reason[len] = '\0';
+        msgpack_sbuffer_clear (&server->reply);
+        if (ps_refusal_encode (&refusal, &server->reply) == 0 &&
+            ps_sock_send (server->in, id, id_len, ZMQ_SNDMORE) == 0)
+            ps_sock_send (server->in, server->reply.data, server->reply.size, 0);
+    }
+    if (rc != 0)
         return; /* logged by ps_upstream */
     ps_debug ("hello", "ingest=%s first=%" PRIu64 " head=%" PRIu64, hello.ingest, hello.first,
               hello.head);
@@ -183,6 +218,7 @@ static void s_entry (s_server_t *server, const ps_batch_t *batch, const zmq_msg_
         break;
     case PS_UPSTREAM_OLD:
     case PS_UPSTREAM_DROP:
+    case PS_UPSTREAM_REFUSED: /* logged and counted by ps_upstream */
         break;
     }
 }
@@ -275,20 +311,27 @@ static void s_read_progress (s_server_t *server)
     zmq_msg_close (&msg);
 }
 
-/* At shutdown: waits up to S_SHUTDOWN_MS for publish to confirm every
-   update sent, since libzmq 4.3.4 may drop what is queued at close. */
+/* At shutdown: waits up to S_SHUTDOWN_MS for publish to take what the
+   outbox holds and confirm every update, since libzmq 4.3.4 may drop what
+   is queued at close. What it did not take is in the checkpoint, and a
+   restarted compute publishes every topic again. */
 static void s_wait_confirmed (s_server_t *server)
 {
     uint64_t sent = ps_engine_useq (server->engine);
     int64_t deadline = ps_clock_ms () + S_SHUTDOWN_MS;
-    while (server->confirmed < sent && ps_clock_ms () < deadline) {
-        zmq_pollitem_t item = {server->out, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll (&item, 1, (long) (deadline - ps_clock_ms ())) > 0)
+    while ((server->confirmed < sent || ps_outbox_count (server->outbox)) &&
+           ps_clock_ms () < deadline) {
+        bool queued = ps_outbox_flush (server->outbox, s_send_update, server->out) > 0;
+        zmq_pollitem_t item = {server->out, 0, (short) (ZMQ_POLLIN | (queued ? ZMQ_POLLOUT : 0)),
+                               0};
+        if (zmq_poll (&item, 1, (long) (deadline - ps_clock_ms ())) > 0 &&
+            (item.revents & ZMQ_POLLIN))
             s_read_progress (server);
     }
-    if (server->confirmed < sent)
-        ps_warn ("publish did not confirm every update before shutdown",
-                 "sent=%" PRIu64 " confirmed=%" PRIu64, sent, server->confirmed);
+    if (server->confirmed < sent || ps_outbox_count (server->outbox))
+        ps_warn ("publish did not take and confirm every update before shutdown",
+                 "sent=%" PRIu64 " confirmed=%" PRIu64 " not_taken=%zu", sent, server->confirmed,
+                 ps_outbox_count (server->outbox));
 }
 
 /* Reads the messages waiting: at most S_DRAIN_MAX, and once changes are
@@ -342,8 +385,11 @@ static int s_run (s_server_t *server, long flush_ms)
         if (server->confirmed < ps_engine_useq (server->engine) &&
             due < server->flushed_ms + S_CONFIRM_WAIT_MS)
             due = server->flushed_ms + S_CONFIRM_WAIT_MS;
-        if (pending && now >= due) {
-            ps_engine_flush (server->engine, s_emit, server->out);
+        /* Nothing new while publish has not taken the last flush: that
+           bounds the outbox, and the changes conflate in the engine. */
+        bool queued = ps_outbox_count (server->outbox) > 0;
+        if (pending && now >= due && !queued) {
+            ps_engine_flush (server->engine, s_emit, server);
             server->flushed_ms = now;
             server->flushes++;
             /* Under load the interval stretches to what the flush took, so
@@ -357,8 +403,9 @@ static int s_run (s_server_t *server, long flush_ms)
         if (pending && due < until)
             until = due;
         long timeout = until > now ? (long) (until - now) : 0;
+        short out_events = (short) (ZMQ_POLLIN | (queued ? ZMQ_POLLOUT : 0));
         zmq_pollitem_t items[] = {{server->in, 0, ZMQ_POLLIN, 0},
-                                  {server->out, 0, ZMQ_POLLIN, 0},
+                                  {server->out, 0, out_events, 0},
                                   {NULL, ps_ops_fd (server->ops), ZMQ_POLLIN, 0}};
         int n = zmq_poll (items, server->ops ? 3 : 2, ps_ops_timeout_ms (server->ops, timeout));
         int poll_errno = errno;
@@ -370,6 +417,8 @@ static int s_run (s_server_t *server, long flush_ms)
         }
         if (n > 0 && (items[1].revents & ZMQ_POLLIN))
             s_read_progress (server);
+        if (n > 0 && (items[1].revents & ZMQ_POLLOUT))
+            ps_outbox_flush (server->outbox, s_send_update, server->out);
         if (n > 0 && (items[0].revents & ZMQ_POLLIN) && s_drain (server, due) != 0) {
             ps_error ("receive failed", "error=\"%s\"", zmq_strerror (errno));
             return -1;
@@ -414,6 +463,17 @@ static void s_collect (void *arg, ps_metrics_t *m)
     ps_metrics_gauge (m, "paystat_compute_publish_unconfirmed",
                       "Update frames sent to publish and not yet confirmed.", NULL,
                       (double) (ps_engine_useq (server->engine) - server->confirmed));
+    ps_metrics_gauge (m, "paystat_compute_publish_queued_bytes",
+                      "Bytes of update frames waiting in compute for publish to take them.", NULL,
+                      (double) ps_outbox_bytes (server->outbox));
+    for (int r = 0; r < PS_UPSTREAM_REFUSED__N; r++) {
+        char label[32];
+        snprintf (label, sizeof label, "reason=\"%s\"", ps_upstream_reason_name (r));
+        ps_metrics_counter (m, "paystat_compute_journal_frames_refused_total",
+                            "Hellos and journal entries refused because they name another journal "
+                            "instance than the one compute follows for their ingest id.",
+                            label, ps_upstream_refused (server->upstream, r));
+    }
     if (!ps_security_on (server->security))
         return;
     ps_metrics_counter (m, "paystat_compute_curve_handshakes_total",
@@ -463,6 +523,11 @@ int main (int argc, char **argv)
         {"publish-key", "PAYSTAT_PUBLISH_KEY", NULL,
          "publish's public key (NAME.key): CURVE on the link to --publish, needs --curve-secret",
          false, NULL},
+        {"accept-journal", "PAYSTAT_ACCEPT_JOURNAL", NULL,
+         "ID=JOURNAL[,...]: the journal instance that replaces, read from its start, the one "
+         "compute follows for ingest ID (its journal was recreated on purpose; once read, "
+         "leaving it set changes nothing)",
+         false, NULL},
         {"http", "PAYSTAT_COMPUTE_HTTP", "127.0.0.1:9102",
          "address of /metrics, /healthz and /readyz (\"off\" for none)", false, NULL},
         {"log-level", "PAYSTAT_LOG_LEVEL", "info", "debug, info, warn or error", false, NULL},
@@ -511,7 +576,8 @@ int main (int argc, char **argv)
     /* Keys are read before any work, so that a bad one stops the start. */
     void *ctx = zmq_ctx_new ();
     ps_sock_opts_t in_opts = {.hwm = 0, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
-    ps_sock_opts_t out_opts = {.hwm = 0, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
+    ps_sock_opts_t out_opts = {
+        .hwm = S_PUBLISH_HWM, .rcvhwm = 1000, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
     char err[512];
     char why[400];
     ps_security_t *security =
@@ -549,9 +615,21 @@ int main (int argc, char **argv)
     const char *data_dir = ps_config_get (opts, "data-dir")->value;
     ps_checkpoint_stats_t loaded = {0};
     server.upstream = ps_upstream_new ();
+    server.outbox = ps_outbox_new ();
+    if (server.upstream &&
+        ps_upstream_accept_parse (server.upstream, ps_config_get (opts, "accept-journal")->value,
+                                  why, sizeof why) != 0) {
+        fprintf (stderr, "paystat-compute: --accept-journal: %s\n", why);
+        ps_upstream_destroy (&server.upstream);
+        ps_outbox_destroy (&server.outbox);
+        ps_engine_destroy (&engine);
+        ps_security_destroy (&security);
+        zmq_ctx_term (ctx);
+        return 2;
+    }
     server.datadir = ps_datadir_open (data_dir, err, sizeof err);
     int loaded_rc =
-        server.datadir && server.upstream
+        server.datadir && server.upstream && server.outbox
             ? ps_checkpoint_load (server.datadir, engine, server.upstream, &loaded, err, sizeof err)
             : -1;
     if (loaded_rc < 0) {
@@ -559,6 +637,7 @@ int main (int argc, char **argv)
         ps_error ("cannot recover; move the checkpoint away to start empty",
                   "data_dir=%s reason=\"%s\"", data_dir, server.upstream ? err : "out of memory");
         ps_upstream_destroy (&server.upstream);
+        ps_outbox_destroy (&server.outbox);
         ps_datadir_destroy (&server.datadir);
         ps_engine_destroy (&engine);
         ps_security_destroy (&security);
@@ -596,9 +675,7 @@ int main (int argc, char **argv)
         if (s_checkpoint (&server) != 0)
             rc = 1;
         ps_sock_destroy (&server.in);
-        int timeout = S_SHUTDOWN_MS;
-        zmq_setsockopt (server.out, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
-        if (ps_engine_pending (engine) && ps_engine_flush (engine, s_emit, server.out) < 0)
+        if (ps_engine_pending (engine) && ps_engine_flush (engine, s_emit, &server) < 0)
             rc = 1;
         s_wait_confirmed (&server);
     }
@@ -616,6 +693,7 @@ int main (int argc, char **argv)
     ps_batch_destroy (&server.batch);
     msgpack_sbuffer_destroy (&server.reply);
     ps_upstream_destroy (&server.upstream);
+    ps_outbox_destroy (&server.outbox);
     ps_datadir_destroy (&server.datadir);
     ps_engine_destroy (&engine);
     return rc;

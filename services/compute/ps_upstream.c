@@ -6,6 +6,7 @@
 #include "ps_sock.h"
 #include "ps_strmap.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +30,19 @@ typedef struct {
     bool said_hello;     /* since compute started */
     uint64_t hello_head; /* head of its journal at its latest hello */
     uint64_t heard;      /* when it was last heard from, in frames */
+    int64_t route_ms;    /* ps_clock_ms of the last frame accepted from ROUTE */
 } s_ingest_t;
 
 struct ps_upstream_t {
     ps_strmap_t *ingests; /* id -> s_ingest_t */
+    ps_strmap_t *accepts; /* id -> uint64_t: the instance the operator accepts for it */
     uint64_t frames;      /* frames judged, the clock of s_ingest_t.heard */
     int64_t full_logged;  /* ps_clock_ms of the last "table full" log */
     uint64_t full_drops;  /* frames dropped for want of room since then */
+    int64_t live_ms;      /* how long a route counts as live after its last frame */
+    uint64_t refused[PS_UPSTREAM_REFUSED__N];
+    ps_upstream_refusal_t refusal; /* the latest */
+    int64_t refused_ms;            /* ps_clock_ms of the latest; 0 before the first */
 };
 
 ps_upstream_t *ps_upstream_new (void)
@@ -43,10 +50,26 @@ ps_upstream_t *ps_upstream_new (void)
     ps_upstream_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
+    self->live_ms = PS_UPSTREAM_LIVE_MS;
     self->ingests = ps_strmap_new ();
-    if (!self->ingests)
+    self->accepts = ps_strmap_new ();
+    if (!self->ingests || !self->accepts)
         ps_upstream_destroy (&self);
     return self;
+}
+
+/* Frees every value of MAP, then MAP itself. */
+static void s_map_destroy (ps_strmap_t **map_p)
+{
+    if (*map_p) {
+        size_t cursor = 0;
+        const char *key;
+        size_t len;
+        void *value;
+        while (ps_strmap_next (*map_p, &cursor, &key, &len, &value))
+            free (value);
+    }
+    ps_strmap_destroy (map_p);
 }
 
 void ps_upstream_destroy (ps_upstream_t **self_p)
@@ -54,15 +77,8 @@ void ps_upstream_destroy (ps_upstream_t **self_p)
     ps_upstream_t *self = *self_p;
     if (!self)
         return;
-    if (self->ingests) {
-        size_t cursor = 0;
-        const char *key;
-        size_t len;
-        void *value;
-        while (ps_strmap_next (self->ingests, &cursor, &key, &len, &value))
-            free (value);
-    }
-    ps_strmap_destroy (&self->ingests);
+    s_map_destroy (&self->ingests);
+    s_map_destroy (&self->accepts);
     free (self);
     *self_p = NULL;
 }
@@ -135,17 +151,77 @@ static s_ingest_t *s_get (ps_upstream_t *self, const char *id, uint64_t journal,
     return in;
 }
 
-/*  A journal instance other than the one known: the ingest's journal was
-    created anew and numbers from 1 again. */
-static void s_check_journal (s_ingest_t *in, uint64_t journal)
+const char *ps_upstream_reason_name (ps_upstream_reason_t reason)
+{
+    return reason == PS_UPSTREAM_REFUSED_DUPLICATE ? "duplicate" : "journal";
+}
+
+/*  Records and logs (throttled: any peer can send these as fast as it
+    likes) the refusal of JOURNAL for IN. */
+static void s_refuse (ps_upstream_t *self, const s_ingest_t *in, uint64_t journal,
+                      ps_upstream_reason_t reason)
+{
+    self->refused[reason]++;
+    self->refused_ms = ps_clock_ms ();
+    ps_upstream_refusal_t *r = &self->refusal;
+    snprintf (r->ingest, sizeof r->ingest, "%s", in->id);
+    r->known = in->journal;
+    r->offered = journal;
+    r->reason = reason;
+    snprintf (r->text, sizeof r->text,
+              "refused journal %" PRIu64 " of ingest %s: compute follows its journal %" PRIu64
+              " (%s)",
+              journal, in->id, in->journal,
+              reason == PS_UPSTREAM_REFUSED_JOURNAL ? "entries applied" : "live elsewhere");
+    if (reason == PS_UPSTREAM_REFUSED_JOURNAL)
+        ps_log_every (PS_LOG_ERROR, 10,
+                      "refused another journal instance of an ingest compute has applied entries "
+                      "of: reading it would count them again. If that ingest's journal was "
+                      "recreated on purpose, restart compute with --accept-journal ID=JOURNAL, "
+                      "or give the new ingest another --id",
+                      "ingest=%s journal=%" PRIu64 " offered=%" PRIu64 " applied=%" PRIu64,
+                      in->id, in->journal, journal, in->applied);
+    else
+        ps_log_every (PS_LOG_ERROR, 10,
+                      "refused a second connection speaking for one ingest id with another "
+                      "journal instance: two ingests share one --id",
+                      "ingest=%s journal=%" PRIu64 " offered=%" PRIu64, in->id, in->journal,
+                      journal);
+}
+
+/*  Decides whether JOURNAL, from ROUTE, may be read for IN. Returns 0 when
+    it is the instance known, or may replace it (the ingest then starts
+    over from 0: a recreated journal numbers from 1 again); -1 when it is
+    refused (recorded and logged). */
+static int s_check_journal (ps_upstream_t *self, s_ingest_t *in, uint64_t journal,
+                            const void *route, size_t route_len)
 {
     if (in->journal == journal)
-        return;
-    ps_warn ("ingest's journal was recreated; reading it from the start",
-             "ingest=%s old_journal=%" PRIu64 " journal=%" PRIu64 " applied_before=%" PRIu64,
-             in->id, in->journal, journal, in->applied);
+        return 0;
+    void **accepted = ps_strmap_get (self->accepts, in->id, strlen (in->id));
+    int64_t now = ps_clock_ms ();
+    bool same_route = in->route_len == route_len && memcmp (in->route, route, route_len) == 0;
+    bool live = in->route_len && !same_route && now - in->route_ms < self->live_ms;
+    if (accepted && *(uint64_t *) *accepted == journal)
+        ps_warn ("ingest's journal replaced as --accept-journal says; reading it from the start",
+                 "ingest=%s old_journal=%" PRIu64 " journal=%" PRIu64 " applied_before=%" PRIu64,
+                 in->id, in->journal, journal, in->applied);
+    else if (in->established) {
+        s_refuse (self, in, journal, PS_UPSTREAM_REFUSED_JOURNAL);
+        return -1;
+    } else if (live) {
+        s_refuse (self, in, journal, PS_UPSTREAM_REFUSED_DUPLICATE);
+        return -1;
+    } else
+        /* Nothing of the old instance was applied: nothing to count twice. */
+        ps_info ("ingest names another journal before compute applied any of the first; "
+                 "following the new one",
+                 "ingest=%s old_journal=%" PRIu64 " journal=%" PRIu64, in->id, in->journal,
+                 journal);
     in->journal = journal;
     in->applied = in->ckpt = in->nacked = 0;
+    in->established = false;
+    return 0;
 }
 
 static void s_route (s_ingest_t *in, const void *route, size_t len)
@@ -154,6 +230,60 @@ static void s_route (s_ingest_t *in, const void *route, size_t len)
         len = S_ROUTE_MAX;
     memcpy (in->route, route, len);
     in->route_len = len;
+    in->route_ms = ps_clock_ms ();
+}
+
+int ps_upstream_accept (ps_upstream_t *self, const char *ingest, uint64_t journal)
+{
+    bool inserted;
+    void **slot = ps_strmap_put (self->accepts, ingest, strlen (ingest), &inserted);
+    if (!slot)
+        return -1;
+    if (inserted && !(*slot = malloc (sizeof (uint64_t)))) {
+        ps_strmap_remove (self->accepts, ingest, strlen (ingest));
+        return -1;
+    }
+    *(uint64_t *) *slot = journal;
+    return 0;
+}
+
+int ps_upstream_accept_parse (ps_upstream_t *self, const char *list, char *err, size_t errlen)
+{
+    for (const char *item = list; item && *item;) {
+        size_t len = strcspn (item, ",");
+        const char *eq = memchr (item, '=', len);
+        size_t id_len = eq ? (size_t) (eq - item) : len;
+        if (!eq || !ps_id_valid (item, id_len)) {
+            snprintf (err, errlen,
+                      "'%.*s': expected ID=JOURNAL, ID an ingest id ([A-Za-z0-9_.:-]{1,64})",
+                      (int) len, item);
+            return -1;
+        }
+        char id[PS_ID_MAX + 1], *end;
+        snprintf (id, sizeof id, "%.*s", (int) id_len, item);
+        errno = 0;
+        unsigned long long journal = eq[1] >= '0' && eq[1] <= '9' ? strtoull (eq + 1, &end, 10) : 0;
+        if (journal == 0 || journal > INT64_MAX || errno || end != item + len) {
+            snprintf (err, errlen, "'%.*s': JOURNAL must be a journal instance, 1 .. 2^63-1",
+                      (int) len, item);
+            return -1;
+        }
+        if (ps_strmap_get (self->accepts, id, id_len)) {
+            snprintf (err, errlen, "'%s' is named twice: one journal is accepted per ingest", id);
+            return -1;
+        }
+        if (ps_upstream_accept (self, id, journal) != 0) {
+            snprintf (err, errlen, "out of memory");
+            return -1;
+        }
+        item += len + (item[len] == ',');
+    }
+    return 0;
+}
+
+void ps_upstream_set_live_ms (ps_upstream_t *self, int64_t live_ms)
+{
+    self->live_ms = live_ms;
 }
 
 int ps_upstream_restore (ps_upstream_t *self, const char *ingest, uint64_t journal,
@@ -164,7 +294,7 @@ int ps_upstream_restore (ps_upstream_t *self, const char *ingest, uint64_t journ
         return -1;
     in->journal = journal;
     in->applied = in->ckpt = applied;
-    in->established = true;
+    in->established = applied > 0;
     return 0;
 }
 
@@ -175,7 +305,8 @@ ps_upstream_verdict_t ps_upstream_check (ps_upstream_t *self, const char *ingest
     if (!in)
         return PS_UPSTREAM_DROP;
     in->heard = ++self->frames;
-    s_check_journal (in, journal);
+    if (s_check_journal (self, in, journal, route, route_len) != 0)
+        return PS_UPSTREAM_REFUSED;
     s_route (in, route, route_len);
     if (jseq <= in->applied)
         return PS_UPSTREAM_OLD;
@@ -207,7 +338,8 @@ int ps_upstream_hello (ps_upstream_t *self, const ps_hello_t *hello, const void 
     if (!in)
         return -1;
     in->heard = ++self->frames;
-    s_check_journal (in, hello->journal);
+    if (s_check_journal (self, in, hello->journal, route, route_len) != 0)
+        return 1;
     s_route (in, route, route_len);
     in->said_hello = true;
     in->hello_head = hello->head;
@@ -279,8 +411,20 @@ bool ps_upstream_next (const ps_upstream_t *self, size_t *cursor, const char **i
     return true;
 }
 
+const ps_upstream_refusal_t *ps_upstream_refusal (const ps_upstream_t *self)
+{
+    return self->refused_ms ? &self->refusal : NULL;
+}
+
+uint64_t ps_upstream_refused (const ps_upstream_t *self, ps_upstream_reason_t reason)
+{
+    return reason < PS_UPSTREAM_REFUSED__N ? self->refused[reason] : 0;
+}
+
 const char *ps_upstream_ready (const ps_upstream_t *self)
 {
+    if (self->refused_ms && ps_clock_ms () - self->refused_ms < PS_UPSTREAM_REFUSAL_READY_MS)
+        return self->refusal.text;
     size_t cursor = 0, known = 0;
     const char *key;
     size_t len;

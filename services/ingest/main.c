@@ -164,13 +164,20 @@ static void s_read_positions (s_server_t *server)
     zmq_msg_init (&msg);
     while (zmq_msg_recv (&msg, server->compute, ZMQ_DONTWAIT) >= 0) {
         ps_position_t pos;
-        ps_error_t err;
+        ps_error_t err, refusal, rerr;
         if (zmq_msg_more (&msg))
             ps_log_every (PS_LOG_WARN, 10, "ignored a multipart frame from compute", NULL);
-        else if (ps_position_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) != 0)
-            ps_log_every (PS_LOG_WARN, 10, "ignored a malformed position", "reason=\"%s\"", err.reason);
-        else
+        else if (ps_position_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) == 0)
             s_on_position (server, &pos);
+        else if (ps_refusal_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &refusal, &rerr) == 0)
+            ps_log_every (PS_LOG_ERROR, 10,
+                          "compute refuses this ingest's journal: nothing of it is applied",
+                          "journal=%" PRIu64 " code=%s reason=\"%s\"",
+                          ps_journal_id (server->journal), ps_err_name (refusal.code),
+                          refusal.reason);
+        else
+            ps_log_every (PS_LOG_WARN, 10, "ignored a malformed position", "reason=\"%s\"",
+                          err.reason);
     }
     zmq_msg_close (&msg);
 }

@@ -1107,6 +1107,29 @@ static int s_name_cmp (const void *a, const void *b)
     return strcmp (((const struct CMUnitTest *) a)->name, ((const struct CMUnitTest *) b)->name);
 }
 
+/* Compute's answer to a refused hello decodes alone, and nothing else
+   passes for one. */
+static void test_refusal_alone (void **state)
+{
+    (void) state;
+    ps_error_t why = {PS_E_PERMISSION, "journal", "refused journal 8 of ingest ingest-1"};
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    assert_int_equal (ps_refusal_encode (&why, &out), 0);
+    ps_error_t got, err;
+    assert_int_equal (ps_refusal_decode (out.data, out.size, &got, &err), 0);
+    assert_int_equal (got.code, PS_E_PERMISSION);
+    assert_string_equal (got.field, "journal");
+    assert_string_equal (got.reason, why.reason);
+    msgpack_sbuffer_clear (&out);
+    ps_position_t pos = {7, 1, 0, true};
+    assert_int_equal (ps_position_encode (&pos, &out), 0);
+    assert_int_equal (ps_refusal_decode (out.data, out.size, &got, &err), -1);
+    assert_int_equal (err.code, PS_E_TYPE);
+    assert_int_equal (ps_refusal_decode ("\xc1", 1, &got, &err), -1);
+    msgpack_sbuffer_destroy (&out);
+}
+
 int main (void)
 {
     DIR *dir = opendir (S_VECTOR_DIR);
@@ -1162,6 +1185,7 @@ int main (void)
         cmocka_unit_test (test_ack_unreadable_batch),
         cmocka_unit_test (test_update_capacity),
         cmocka_unit_test (test_mutations),
+        cmocka_unit_test (test_refusal_alone),
     };
     failed += cmocka_run_group_tests_name ("proto", unit, NULL, NULL);
     for (size_t i = 0; i < n; i++)
