@@ -189,7 +189,7 @@ static ps_option_t s_options[] = {
     {"ingest", "PAYSTAT_INGEST", "tcp://127.0.0.1:7401", "ingest endpoint (DEALER, connected)",
      false, NULL},
     {"format", NULL, NULL, "csv or jsonl (default: from the file name, see above)", false, NULL},
-    {"batch-size", NULL, "500", "reports per batch (1..10000)", false, NULL},
+    {"batch-size", NULL, "500", "reports per batch (1..10000; a batch is cut shorter rather than exceed 4 MiB, PS_MAX_BATCH)", false, NULL},
     {"window", NULL, "4", "batches in flight before waiting for acks (1..64)", false, NULL},
     {"timeout-ms", NULL, "3000", "wait this long for an ack, then reconnect and resend", false,
      NULL},
