@@ -66,7 +66,7 @@
     header, then each key with its largest value, "op" with "retract". */
 #define PS_REPORT_PACKED_MAX                                                                       \
     (1 + PS_PACKED_STR (6) + PS_PACKED_STR (PS_SOURCE_MAX) /* source */                           \
-     + PS_PACKED_STR (6) + PS_PACKED_STR (PS_PERIOD_STRLEN - 1) /* period */                        \
+     + PS_PACKED_STR (6) + PS_PACKED_STR (PS_PERIOD_STRLEN - 1) /* period */                     \
      + PS_PACKED_STR (4) + 1 +                                                                     \
      PS_MAX_DIMS * PS_PACKED_STR (PS_DIM_NAME_MAX + 1 + PS_DIM_VALUE_MAX) /* dims */               \
      + PS_PACKED_STR (5) + PS_PACKED_UINT /* count */                                              \

@@ -197,17 +197,17 @@ static void s_entry (s_server_t *server, const ps_batch_t *batch, const zmq_msg_
 }
 
 /* Entry BATCH (only its header was read) cannot be applied, for ERR.
-   When it is its ingest's next entry, that ingest is stuck: recorded for
-   /readyz and the positions, logged, never skipped (ps_stall). */
+   When it is the next entry of a known ingest's journal, that ingest is
+   stuck: recorded for /readyz and the positions, logged, never skipped
+   (ps_stall). Moves no position: any peer can send such a frame. */
 static void s_refuse (s_server_t *server, const ps_batch_t *batch, const ps_error_t *err,
                       const zmq_msg_t *route)
 {
     const void *id = zmq_msg_data ((zmq_msg_t *) route);
     size_t id_len = zmq_msg_size ((zmq_msg_t *) route);
     ps_position_t pos;
-    if (ps_upstream_check (server->upstream, batch->ingest, batch->journal, batch->jseq, id,
-                           id_len) != PS_UPSTREAM_APPLY ||
-        ps_upstream_position (server->upstream, batch->ingest, false, &pos) != 0)
+    if (ps_upstream_position (server->upstream, batch->ingest, false, &pos) != 0 ||
+        batch->journal != pos.journal || batch->jseq != pos.applied + 1)
         return;
     if (ps_stall_refused (server->stall, batch->ingest, pos.journal, batch->jseq, err->reason))
         ps_error ("journal entry refused; its ingest is stuck until it is fixed "

@@ -183,7 +183,8 @@ static void s_on_position (s_server_t *server, const ps_position_t *pos,
     if (pos->resend)
         ps_debug ("compute asks to resend", "from=%" PRIu64, pos->applied + 1);
     if (refusal->jseq)
-        s_log_stuck (server, ps_delivery_refused (server->delivery, refusal->jseq, refusal->reason));
+        s_log_stuck (server,
+                     ps_delivery_refused (server->delivery, refusal->jseq, refusal->reason));
     ps_journal_confirm (server->journal, ps_delivery_ckpt (server->delivery));
 }
 
@@ -199,7 +200,8 @@ static void s_read_positions (s_server_t *server)
             ps_log_every (PS_LOG_WARN, 10, "ignored a multipart frame from compute", NULL);
         else if (ps_position_decode_refusal (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos,
                                              &refusal, &err) != 0)
-            ps_log_every (PS_LOG_WARN, 10, "ignored a malformed position", "reason=\"%s\"", err.reason);
+            ps_log_every (PS_LOG_WARN, 10, "ignored a malformed position", "reason=\"%s\"",
+                          err.reason);
         else
             s_on_position (server, &pos, &refusal);
     }

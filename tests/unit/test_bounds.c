@@ -119,8 +119,9 @@ static void test_oversize_batch_refused_with_excess (void **state)
     snprintf (c, sizeof c, "%zu", out.size - PS_MAX_BATCH);
     /* 5,0xx,xxx and xxx,xxx: both have 6 or 7 digits here. */
     assert_true (strlen (a) == 7 && strlen (c) == 6);
-    snprintf (want, sizeof want, "batch is %c,%.3s,%.3s bytes, over the 4,194,304-byte limit by %.3s,%.3s",
-              a[0], a + 1, a + 4, c, c + 3);
+    snprintf (want, sizeof want,
+              "batch is %c,%.3s,%.3s bytes, over the 4,194,304-byte limit by %.3s,%.3s", a[0],
+              a + 1, a + 4, c, c + 3);
     assert_string_equal (err.reason, want);
     assert_string_equal (d->producer, b->producer);
     assert_int_equal (d->seq, 7);
