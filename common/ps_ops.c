@@ -35,7 +35,7 @@ static void s_readyz (void *arg, ps_http_request_t *request)
         ps_http_reply (request, 200, s_text, "ready\n", 6);
         return;
     }
-    char body[256];
+    char body[512];
     int n = snprintf (body, sizeof body, "not ready: %s\n", why);
     ps_http_reply (request, 503, s_text, body,
                    n < (int) sizeof body ? (size_t) n : sizeof body - 1);

@@ -289,13 +289,18 @@ static bool s_utf8_ok (const uint8_t *s, size_t len, size_t avail)
     return true;
 }
 
-int ps_msgpack_check (const void *data, size_t size, ps_error_t *err)
+/* Every acceptable batch's journal entry must be readable where it goes. */
+_Static_assert (PS_MAX_ENTRY <= PS_MAX_INPUT, "journal entries must fit what compute reads");
+_Static_assert (PS_MAX_BATCH < PS_MAX_INPUT, "the front door must read past the batch limit");
+
+/*  ps_msgpack_check with frames up to MAX bytes. */
+static int s_check (const void *data, size_t size, size_t max, ps_error_t *err)
 {
     if (size == 0)
         return s_fail (err, PS_E_DECODE, "", "empty frame");
-    if (size > PS_MAX_FRAME)
-        return s_fail (err, PS_E_LIMIT, "", "frame of %zu bytes exceeds the limit of %u bytes",
-                       size, PS_MAX_FRAME);
+    if (size > max)
+        return s_fail (err, PS_E_LIMIT, "", "frame of %zu bytes exceeds the limit of %zu bytes",
+                       size, max);
     const uint8_t *start = data, *p = start, *end = start + size;
     /* todo[d]: objects still to read in the container open at depth d. */
     uint64_t todo[PS_MAX_DEPTH + 1];
@@ -439,12 +444,18 @@ done:
     return 0;
 }
 
-/*  Unpacks a frame that passed ps_msgpack_check into ZONE (cleared first).
-    Strings and binaries in *OBJ point into DATA. */
-static int s_unpack (msgpack_zone *zone, const void *data, size_t size, msgpack_object *obj,
-                     ps_error_t *err)
+int ps_msgpack_check (const void *data, size_t size, ps_error_t *err)
 {
-    if (ps_msgpack_check (data, size, err) != 0)
+    return s_check (data, size, PS_MAX_FRAME, err);
+}
+
+/*  Unpacks a frame of at most MAX bytes that passes ps_msgpack_check
+    into ZONE (cleared first). Strings and binaries in *OBJ point into
+    DATA. */
+static int s_unpack_max (msgpack_zone *zone, const void *data, size_t size, size_t max,
+                         msgpack_object *obj, ps_error_t *err)
+{
+    if (s_check (data, size, max, err) != 0)
         return -1;
     msgpack_zone_clear (zone);
     size_t off = 0;
@@ -454,6 +465,14 @@ static int s_unpack (msgpack_zone *zone, const void *data, size_t size, msgpack_
     if (rc != MSGPACK_UNPACK_SUCCESS || off != size)
         return s_fail (err, PS_E_DECODE, "", "not one complete MessagePack object");
     return 0;
+}
+
+/*  s_unpack_max for the frames of every socket but the front door's and
+    compute's (PS_MAX_FRAME). */
+static int s_unpack (msgpack_zone *zone, const void *data, size_t size, msgpack_object *obj,
+                     ps_error_t *err)
+{
+    return s_unpack_max (zone, data, size, PS_MAX_FRAME, obj, err);
 }
 
 /*  Looks up the N keys of NAMES in MAP in one pass, storing each value in
@@ -875,18 +894,35 @@ enum { B_V, B_TYPE, B_PRODUCER, B_SEQ, B_INGEST, B_JSEQ, B_JOURNAL, B_REPORTS, B
 static const char *const s_batch_keys[B__N] = {"v",      "type", "producer", "seq",
                                                "ingest", "jseq", "journal",  "reports"};
 
-int ps_batch_decode (ps_batch_t *self, const void *data, size_t size, bool forwarded,
-                     ps_error_t *err)
+/* Writes V with a comma every three digits into BUF (32 bytes). */
+static const char *s_grouped (uint64_t v, char buf[32])
 {
-    assert (self && err);
-    ps_batch_reset (self);
-    msgpack_object root;
-    if (s_unpack (self->zone, data, size, &root, err) != 0)
-        return -1;
-    if (root.type != MSGPACK_OBJECT_MAP)
-        return s_fail (err, PS_E_TYPE, "", "a batch must be a map, got %s", s_type_name (&root));
-    const msgpack_object *v[B__N];
-    if (s_fields_get (&root, s_batch_keys, B__N, v, err) != 0 ||
+    char digits[24];
+    int n = snprintf (digits, sizeof digits, "%" PRIu64, v), k = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            buf[k++] = ',';
+        buf[k++] = digits[i];
+    }
+    buf[k] = '\0';
+    return buf;
+}
+
+int ps_limit_error (ps_error_t *err, const char *what, size_t size, size_t limit)
+{
+    char a[32], b[32], c[32];
+    return s_fail (err, PS_E_LIMIT, "", "%s is %s bytes, over the %s-byte limit by %s", what,
+                   s_grouped (size, a), s_grouped (limit, b), s_grouped (size - limit, c));
+}
+
+/*  Reads the header of batch ROOT into SELF and its keys into V. Returns
+    0, or -1 with *ERR. */
+static int s_batch_header (ps_batch_t *self, const msgpack_object *root, bool forwarded,
+                           const msgpack_object **v, ps_error_t *err)
+{
+    if (root->type != MSGPACK_OBJECT_MAP)
+        return s_fail (err, PS_E_TYPE, "", "a batch must be a map, got %s", s_type_name (root));
+    if (s_fields_get (root, s_batch_keys, B__N, v, err) != 0 ||
         s_check_header (v[B_V], v[B_TYPE], "batch", err) != 0 ||
         s_get_id (v[B_PRODUCER], "producer", false, self->producer, err) != 0 ||
         s_need_uint (v[B_SEQ], "seq", 1, S_INT_MAX, &self->seq, err) != 0)
@@ -896,6 +932,30 @@ int ps_batch_decode (ps_batch_t *self, const void *data, size_t size, bool forwa
         return -1;
     if (forwarded && v[B_JOURNAL] &&
         s_get_uint (v[B_JOURNAL], "journal", 1, S_INT_MAX, &self->journal, err) != 0)
+        return -1;
+    return 0;
+}
+
+int ps_batch_decode (ps_batch_t *self, const void *data, size_t size, bool forwarded,
+                     ps_error_t *err)
+{
+    assert (self && err);
+    ps_batch_reset (self);
+    size_t limit = forwarded ? PS_MAX_ENTRY : PS_MAX_BATCH;
+    if (size > PS_MAX_INPUT)
+        return ps_limit_error (err, forwarded ? "entry" : "batch", size, limit);
+    /* An oversize frame (which the front door reads up to PS_MAX_INPUT to
+       answer it) is still read as far as its header, so that the answer
+       names its producer and seq, but the error is its size, whatever
+       else is wrong with it. */
+    msgpack_object root;
+    const msgpack_object *v[B__N];
+    int rc = s_unpack_max (self->zone, data, size, PS_MAX_INPUT, &root, err) == 0
+                 ? s_batch_header (self, &root, forwarded, v, err)
+                 : -1;
+    if (size > limit)
+        return ps_limit_error (err, forwarded ? "entry" : "batch", size, limit);
+    if (rc != 0)
         return -1;
 
     const msgpack_object *reports = v[B_REPORTS];
@@ -1522,9 +1582,16 @@ int ps_hello_decode (const void *data, size_t size, ps_hello_t *hello, ps_error_
 
 int ps_position_encode (const ps_position_t *pos, msgpack_sbuffer *out)
 {
+    return ps_position_encode_refusal (pos, NULL, out);
+}
+
+int ps_position_encode_refusal (const ps_position_t *pos, const ps_refusal_t *refusal,
+                                msgpack_sbuffer *out)
+{
+    bool refused = refusal && refusal->jseq;
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map (&pk, 6);
+    int rc = msgpack_pack_map (&pk, refused ? 8 : 6);
     rc |= s_pack_key_uint (&pk, "v", PS_PROTO_VERSION);
     rc |= s_pack_key_str (&pk, "type", "position");
     rc |= s_pack_key_uint (&pk, "journal", pos->journal);
@@ -1532,14 +1599,47 @@ int ps_position_encode (const ps_position_t *pos, msgpack_sbuffer *out)
     rc |= s_pack_key_uint (&pk, "ckpt", pos->ckpt);
     rc |= s_pack_cstr (&pk, "resend");
     rc |= pos->resend ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk);
+    if (refused) {
+        size_t len = strnlen (refusal->reason, PS_REASON_MAX - 1);
+        rc |= s_pack_key_uint (&pk, "refused", refusal->jseq);
+        rc |= s_pack_cstr (&pk, "reason") |
+              s_pack_str (&pk, refusal->reason, s_utf8_cut (refusal->reason, len));
+    }
     return rc ? -1 : 0;
 }
 
-enum { Q_V, Q_TYPE, Q_JOURNAL, Q_APPLIED, Q_CKPT, Q_RESEND, Q__N };
-static const char *const s_position_keys[Q__N] = {"v",       "type", "journal",
-                                                  "applied", "ckpt", "resend"};
+enum { Q_V, Q_TYPE, Q_JOURNAL, Q_APPLIED, Q_CKPT, Q_RESEND, Q_REFUSED, Q_REASON, Q__N };
+static const char *const s_position_keys[Q__N] = {"v",    "type",   "journal", "applied",
+                                                  "ckpt", "resend", "refused", "reason"};
+
+/*  Reads the optional refusal of position POS (V as decoded) into *OUT.
+    Returns 0, or -1 with *ERR. */
+static int s_position_refusal (const msgpack_object **v, const ps_position_t *pos,
+                               ps_refusal_t *out, ps_error_t *err)
+{
+    ps_refusal_t r = {0, ""};
+    if (v[Q_REFUSED]) {
+        if (s_get_uint (v[Q_REFUSED], "refused", pos->applied + 1, S_INT_MAX, &r.jseq, err) != 0 ||
+            s_need_str (v[Q_REASON], "reason", err) != 0)
+            return -1;
+        size_t len = v[Q_REASON]->via.str.size;
+        if (len >= PS_REASON_MAX)
+            len = s_utf8_cut (v[Q_REASON]->via.str.ptr, PS_REASON_MAX - 1);
+        memcpy (r.reason, v[Q_REASON]->via.str.ptr, len);
+        r.reason[len] = '\0';
+    }
+    if (out)
+        *out = r;
+    return 0;
+}
 
 int ps_position_decode (const void *data, size_t size, ps_position_t *pos, ps_error_t *err)
+{
+    return ps_position_decode_refusal (data, size, pos, NULL, err);
+}
+
+int ps_position_decode_refusal (const void *data, size_t size, ps_position_t *pos,
+                                ps_refusal_t *refusal, ps_error_t *err)
 {
     msgpack_zone zone;
     if (!msgpack_zone_init (&zone, 256))
@@ -1555,7 +1655,7 @@ int ps_position_decode (const void *data, size_t size, ps_position_t *pos, ps_er
         else if (v[Q_RESEND]->type != MSGPACK_OBJECT_BOOLEAN)
             s_fail (err, PS_E_TYPE, "resend", "resend must be a boolean, got %s",
                     s_type_name (v[Q_RESEND]));
-        else {
+        else if (s_position_refusal (v, pos, refusal, err) == 0) {
             pos->resend = v[Q_RESEND]->via.boolean;
             rc = 0;
         }

@@ -44,6 +44,49 @@
 #define PS_TOPIC_MAX                                                                               \
     (PS_SOURCE_MAX + 1 + 10 + 1 + PS_MAX_DIMS * (PS_DIM_NAME_MAX + 1 + PS_DIM_VALUE_MAX + 1))
 
+/*  Sizes along the path producer -> ingest -> compute, all derived here so
+    that an acknowledged batch always fits the next hop (docs/bounds.md).
+
+    A producer's batch frame may be up to PS_MAX_BATCH bytes. Ingest
+    journals what it decoded, re-encoded in canonical form with "ingest",
+    "jseq", "journal" and each report's "i" added: that entry's size does
+    not depend on how the producer encoded its batch, only on how many
+    reports it holds, so it is bounded by PS_MAX_ENTRY whatever was
+    accepted. Compute takes entries up to PS_MAX_ENTRY. The front door
+    reads frames up to PS_MAX_INPUT so that a batch over PS_MAX_BATCH gets
+    a "limit" answer rather than a dropped connection; past PS_MAX_INPUT
+    the connection is dropped (ZMQ_MAXMSGSIZE), which bounds what one
+    message can make ingest hold. */
+#define PS_MAX_BATCH PS_MAX_FRAME
+/* MessagePack sizes: a string of N bytes (N < 256) packs in at most 2 + N,
+   a uint64 in at most 9. */
+#define PS_PACKED_STR(n) (2 + (n))
+#define PS_PACKED_UINT   9
+/*  Most bytes one forwarded report packs to (ps_batch_encode): its map
+    header, then each key with its largest value, "op" with "retract". */
+#define PS_REPORT_PACKED_MAX                                                                       \
+    (1 + PS_PACKED_STR (6) + PS_PACKED_STR (PS_SOURCE_MAX) /* source */                           \
+     + PS_PACKED_STR (6) + PS_PACKED_STR (PS_PERIOD_STRLEN - 1) /* period */                     \
+     + PS_PACKED_STR (4) + 1 +                                                                     \
+     PS_MAX_DIMS * PS_PACKED_STR (PS_DIM_NAME_MAX + 1 + PS_DIM_VALUE_MAX) /* dims */               \
+     + PS_PACKED_STR (5) + PS_PACKED_UINT /* count */                                              \
+     + PS_PACKED_STR (6) + PS_PACKED_UINT /* amount */                                             \
+     + PS_PACKED_STR (8) + PS_PACKED_STR (PS_CURRENCY_LEN) /* currency */                         \
+     + PS_PACKED_STR (2) + PS_PACKED_STR (7) /* op */                                              \
+     + PS_PACKED_STR (1) + PS_PACKED_UINT /* i */)
+/*  Most bytes of a forwarded batch besides its reports: the map header,
+    v, type, producer, seq, ingest, jseq, journal and the reports array's
+    header (array32). */
+#define PS_ENTRY_HEADER_MAX                                                                        \
+    (1 + PS_PACKED_STR (1) + PS_PACKED_UINT + PS_PACKED_STR (4) + PS_PACKED_STR (5) +              \
+     PS_PACKED_STR (8) + PS_PACKED_STR (PS_ID_MAX) + PS_PACKED_STR (3) + PS_PACKED_UINT +          \
+     PS_PACKED_STR (6) + PS_PACKED_STR (PS_ID_MAX) + PS_PACKED_STR (4) + PS_PACKED_UINT +          \
+     PS_PACKED_STR (7) + PS_PACKED_UINT + PS_PACKED_STR (7) + 5)
+/* Largest journal entry ingest can produce from any batch it accepts. */
+#define PS_MAX_ENTRY (PS_ENTRY_HEADER_MAX + PS_MAX_REPORTS * PS_REPORT_PACKED_MAX)
+/* Largest frame the front door (and compute) reads to answer it. */
+#define PS_MAX_INPUT (2 * PS_MAX_BATCH)
+
 /* Machine-readable error codes; ps_err_name gives the wire string. */
 typedef enum {
     PS_OK = 0,
@@ -156,7 +199,15 @@ void ps_batch_reject (ps_batch_t *self, uint32_t i, const ps_error_t *error);
 /*  Adds a reject for original index INDEX (decoders use it). */
 int ps_batch_add_reject (ps_batch_t *self, uint32_t index, const ps_error_t *error);
 
-/*  Strictly decodes one frame of SIZE bytes as a batch. FORWARDED selects
+/*  Fills *ERR with a "limit" error for the frame itself: "WHAT is SIZE
+    bytes, over the LIMIT-byte limit by SIZE - LIMIT" (SIZE > LIMIT).
+    Returns -1, for "return ps_limit_error (...)". */
+int ps_limit_error (ps_error_t *err, const char *what, size_t size, size_t limit);
+
+/*  Strictly decodes one frame of SIZE bytes as a batch: at most
+    PS_MAX_BATCH bytes for a producer's, PS_MAX_ENTRY for a forwarded
+    one (a larger one is refused with ps_limit_error, its producer and
+    seq read when it is at most PS_MAX_INPUT bytes). FORWARDED selects
     the ingest->compute form (requires "ingest" and "jseq", reads the
     optional "journal").
     Returns 0 when the batch itself is well formed (individual reports may
@@ -401,7 +452,9 @@ int ps_hello_decode (const void *data, size_t size, ps_hello_t *hello, ps_error_
 
 /*  position (compute -> ingest): how far compute is in one journal
     instance. Frame: {"v":1, "type":"position", "journal": uint, "applied":
-    uint, "ckpt": uint, "resend": bool}. */
+    uint, "ckpt": uint, "resend": bool}, plus "refused": uint and "reason":
+    str when compute refused an entry it cannot apply (too large, does not
+    decode): the pipeline is stuck there until an operator acts. */
 typedef struct {
     uint64_t journal; /* the journal instance the numbers refer to */
     uint64_t applied; /* last jseq applied */
@@ -409,11 +462,25 @@ typedef struct {
     bool resend;      /* send again every entry after APPLIED */
 } ps_position_t;
 
-/*  Appends a position frame to OUT. Returns 0 or -1 when out of memory. */
+/* A position's refusal: the entry compute cannot apply, and why. */
+typedef struct {
+    uint64_t jseq; /* > the position's applied; 0 for none */
+    char reason[PS_REASON_MAX];
+} ps_refusal_t;
+
+/*  Appends a position frame to OUT, with REFUSAL when it is not NULL and
+    its jseq not 0. Returns 0 or -1 when out of memory. */
+int ps_position_encode_refusal (const ps_position_t *pos, const ps_refusal_t *refusal,
+                                msgpack_sbuffer *out);
+/*  ps_position_encode_refusal without a refusal. */
 int ps_position_encode (const ps_position_t *pos, msgpack_sbuffer *out);
 
-/*  Strictly decodes a position frame into *POS (ckpt <= applied). Returns
-    0, or -1 with *ERR. */
+/*  Strictly decodes a position frame into *POS (ckpt <= applied) and,
+    when REFUSAL is not NULL, its refusal (jseq 0 for none). Returns 0, or
+    -1 with *ERR. */
+int ps_position_decode_refusal (const void *data, size_t size, ps_position_t *pos,
+                                ps_refusal_t *refusal, ps_error_t *err);
+/*  ps_position_decode_refusal ignoring a refusal. */
 int ps_position_decode (const void *data, size_t size, ps_position_t *pos, ps_error_t *err);
 
 /* ---- Generic strict reading --------------------------------------------- */

@@ -44,6 +44,7 @@ struct ps_sender_t {
     ps_sender_reject_fn *on_reject;
     void *arg;
     ps_batch_t *build; /* the batch being filled */
+    size_t build_bytes; /* its reports' packed size */
     uint64_t *build_lines;
     uint64_t next_seq;
     s_slot_t *slots;   /* config.window entries */
@@ -435,6 +436,7 @@ static int s_send_build (ps_sender_t *self)
     slot->seq = self->next_seq++;
     slot->retry_later = false;
     ps_batch_reset (b);
+    self->build_bytes = 0;
     if (s_transmit (self, slot) != 0)
         return -1;
     self->stats.sent += slot->n;
@@ -442,8 +444,32 @@ static int s_send_build (ps_sender_t *self)
     return 0;
 }
 
+static int s_count_write (void *data, const char *buf, size_t len)
+{
+    (void) buf;
+    *(size_t *) data += len;
+    return 0;
+}
+
+/*  Bytes REPORT takes in a batch frame. */
+static size_t s_packed_size (const ps_report_t *report)
+{
+    size_t n = 0;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &n, s_count_write);
+    ps_report_pack (&pk, report);
+    return n;
+}
+
 int ps_sender_add (ps_sender_t *self, const ps_report_t *report, uint64_t line)
 {
+    /* A batch is cut short rather than let over PS_MAX_BATCH, which
+       ingest would refuse whole. */
+    size_t bytes = s_packed_size (report);
+    if (self->build->nreports > 0 &&
+        self->build_bytes + bytes > PS_MAX_BATCH - PS_ENTRY_HEADER_MAX && s_send_build (self) != 0)
+        return -1;
+    self->build_bytes += bytes;
     uint32_t i = self->build->nreports;
     if (ps_batch_append (self->build, report, i) != 0)
         return s_set_error (self, "out of memory building a batch");

@@ -1,7 +1,9 @@
 /*  ps_sender: sends reports to ingest in batches and collects the acks.
 
     Reports are grouped into batches numbered SEQ, SEQ+1, ... under one
-    producer id; up to WINDOW batches are in flight on a DEALER socket.
+    producer id, of BATCH_SIZE reports or fewer when more would make the
+    frame larger than ingest takes (PS_MAX_BATCH); up to WINDOW batches
+    are in flight on a DEALER socket.
     A batch without an ack after TIMEOUT_MS triggers the Lazy Pirate
     recovery: the socket is closed (linger 0), a new one connects, and
     every unacknowledged batch is sent again, in seq order, with the same

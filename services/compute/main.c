@@ -24,6 +24,7 @@
 #include "ps_ratios.h"
 #include "ps_security.h"
 #include "ps_sock.h"
+#include "ps_stall.h"
 #include "ps_upstream.h"
 
 #include <errno.h>
@@ -87,6 +88,8 @@ typedef struct {
     uint64_t refused_unlogged; /* of those, not logged yet */
     int64_t refused_logged_ms; /* when one was last logged */
     ps_outbox_t *outbox;       /* updates publish could not take yet */
+    size_t max_entry;          /* --max-entry-bytes */
+    ps_stall_t *stall;         /* entries refused: the ingests stuck on them */
 } s_server_t;
 
 /* Hands one update frame to publish, or to the outbox when publish is not
@@ -126,8 +129,13 @@ static void s_position (s_server_t *server, const char *ingest, bool resend, con
 {
     ps_position_t pos;
     msgpack_sbuffer_clear (&server->reply);
-    if (ps_upstream_position (server->upstream, ingest, resend, &pos) != 0 ||
-        ps_position_encode (&pos, &server->reply) != 0)
+    if (ps_upstream_position (server->upstream, ingest, resend, &pos) != 0)
+        return;
+    ps_refusal_t refusal;
+    const char *why;
+    if ((refusal.jseq = ps_stall_jseq (server->stall, ingest, pos.journal, &why)))
+        snprintf (refusal.reason, sizeof refusal.reason, "%s", why);
+    if (ps_position_encode_refusal (&pos, &refusal, &server->reply) != 0)
         return;
     /* A ROUTER drops a reply to a peer that has gone: ingest says hello
        again when it hears nothing. */
@@ -207,6 +215,7 @@ static void s_entry (s_server_t *server, const ps_batch_t *batch, const zmq_msg_
     case PS_UPSTREAM_APPLY:
         ps_engine_apply_batch (server->engine, batch);
         ps_upstream_applied (server->upstream, batch->ingest, batch->jseq);
+        ps_stall_applied (server->stall, batch->ingest, batch->jseq);
         s_position (server, batch->ingest, false, id, id_len);
         break;
     case PS_UPSTREAM_GAP:
@@ -221,6 +230,31 @@ static void s_entry (s_server_t *server, const ps_batch_t *batch, const zmq_msg_
     case PS_UPSTREAM_REFUSED: /* logged and counted by ps_upstream */
         break;
     }
+}
+
+/* Entry BATCH (only its header was read) cannot be applied, for ERR.
+   When it is the next entry of a known ingest's journal, that ingest is
+   stuck: recorded for /readyz and the positions, logged, never skipped
+   (ps_stall). Moves no position: any peer can send such a frame. */
+static void s_refuse (s_server_t *server, const ps_batch_t *batch, const ps_error_t *err,
+                      const zmq_msg_t *route)
+{
+    const void *id = zmq_msg_data ((zmq_msg_t *) route);
+    size_t id_len = zmq_msg_size ((zmq_msg_t *) route);
+    ps_position_t pos;
+    if (ps_upstream_position (server->upstream, batch->ingest, false, &pos) != 0 ||
+        batch->journal != pos.journal || batch->jseq != pos.applied + 1)
+        return;
+    if (ps_stall_refused (server->stall, batch->ingest, pos.journal, batch->jseq, err->reason))
+        ps_error ("journal entry refused; its ingest is stuck until it is fixed "
+                  "(docs/durability.md)",
+                  "ingest=%s jseq=%" PRIu64 " code=%s reason=\"%s\"", batch->ingest, batch->jseq,
+                  ps_err_name (err->code), err->reason);
+    else
+        ps_log_every (PS_LOG_ERROR, 10, "journal entry still refused; its ingest is stuck",
+                      "ingest=%s jseq=%" PRIu64 " reason=\"%s\"", batch->ingest, batch->jseq,
+                      err->reason);
+    s_position (server, batch->ingest, false, id, id_len);
 }
 
 /* Handles one message from an ingest: a journal entry or a hello. */
@@ -239,11 +273,17 @@ static void s_handle (s_server_t *server, int nparts)
        ingest. Ingest journals only what it encoded itself, so a real entry
        decodes; one that did not would be refused again on every resend,
        holding its ingest back loudly rather than being skipped. */
-    if (ps_batch_decode (b, zmq_msg_data (body), zmq_msg_size (body), true, &err) == 0) {
+    size_t size = zmq_msg_size (body);
+    int rc = ps_batch_decode (b, zmq_msg_data (body), size, true, &err);
+    if (rc == 0 && size > server->max_entry)
+        rc = ps_limit_error (&err, "entry", size, server->max_entry);
+    if (rc == 0) {
         if (s_admit (server, body, b->ingest))
             s_entry (server, b, &server->parts[0]);
     } else if (err.code == PS_E_TYPE && err.field && strcmp (err.field, "type") == 0)
         s_hello (server, &server->parts[0], body);
+    else if (b->jseq && s_admit (server, body, b->ingest))
+        s_refuse (server, b, &err, &server->parts[0]);
     else
         ps_warn ("bad frame from ingest dropped", "bytes=%zu code=%s field=%s reason=\"%s\"",
                  zmq_msg_size (body), ps_err_name (err.code), err.field ? err.field : "",
@@ -474,6 +514,12 @@ static void s_collect (void *arg, ps_metrics_t *m)
                             "instance than the one compute follows for their ingest id.",
                             label, ps_upstream_refused (server->upstream, r));
     }
+    ps_metrics_counter (m, "paystat_compute_entries_refused_total",
+                        "Journal entries refused (too large, undecodable), each resend counted.",
+                        NULL, ps_stall_refusals (server->stall));
+    ps_metrics_gauge (m, "paystat_compute_ingests_stuck",
+                      "Ingests whose next journal entry compute refuses.", NULL,
+                      (double) ps_stall_count (server->stall));
     if (!ps_security_on (server->security))
         return;
     ps_metrics_counter (m, "paystat_compute_curve_handshakes_total",
@@ -491,7 +537,8 @@ static void s_collect (void *arg, ps_metrics_t *m)
 static const char *s_ready (void *arg)
 {
     s_server_t *server = arg;
-    return ps_upstream_ready (server->upstream);
+    const char *stuck = ps_stall_ready (server->stall);
+    return stuck ? stuck : ps_upstream_ready (server->upstream);
 }
 
 int main (int argc, char **argv)
@@ -530,6 +577,10 @@ int main (int argc, char **argv)
          false, NULL},
         {"http", "PAYSTAT_COMPUTE_HTTP", "127.0.0.1:9102",
          "address of /metrics, /healthz and /readyz (\"off\" for none)", false, NULL},
+        {"max-entry-bytes", "PAYSTAT_MAX_ENTRY_BYTES", NULL,
+         "refuse journal entries larger than this (default and most: the largest one ingest "
+         "can write); for tests: an ingest stuck on a refused entry",
+         false, NULL},
         {"log-level", "PAYSTAT_LOG_LEVEL", "info", "debug, info, warn or error", false, NULL},
         PS_OPTION_END};
     int first_arg;
@@ -555,9 +606,11 @@ int main (int argc, char **argv)
                  level_text);
         return 2;
     }
-    long flush_ms, checkpoint_ms;
+    long flush_ms, checkpoint_ms, max_entry = PS_MAX_ENTRY;
     if (ps_config_long (opts, "flush-ms", 1, 60000, &flush_ms) != 0 ||
-        ps_config_long (opts, "checkpoint-ms", 10, 3600000, &checkpoint_ms) != 0)
+        ps_config_long (opts, "checkpoint-ms", 10, 3600000, &checkpoint_ms) != 0 ||
+        (ps_config_get (opts, "max-entry-bytes")->value &&
+         ps_config_long (opts, "max-entry-bytes", 1, PS_MAX_ENTRY, &max_entry) != 0))
         return 2;
     ps_log_init ("compute", level);
 
@@ -575,7 +628,9 @@ int main (int argc, char **argv)
 
     /* Keys are read before any work, so that a bad one stops the start. */
     void *ctx = zmq_ctx_new ();
-    ps_sock_opts_t in_opts = {.hwm = 0, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
+    /* Past PS_MAX_ENTRY, so that an entry over the limit is read and
+       refused loudly rather than dropping the ingest's connection. */
+    ps_sock_opts_t in_opts = {.hwm = 0, .maxmsgsize = PS_MAX_INPUT, .linger_ms = 0};
     ps_sock_opts_t out_opts = {
         .hwm = S_PUBLISH_HWM, .rcvhwm = 1000, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
     char err[512];
@@ -611,6 +666,8 @@ int main (int argc, char **argv)
     server.engine = engine;
     server.security = security;
     server.checkpoint_ms = checkpoint_ms;
+    server.max_entry = (size_t) max_entry;
+    server.stall = ps_stall_new ();
     msgpack_sbuffer_init (&server.reply);
     const char *data_dir = ps_config_get (opts, "data-dir")->value;
     ps_checkpoint_stats_t loaded = {0};
@@ -661,7 +718,7 @@ int main (int argc, char **argv)
     const char *http = ps_config_get (opts, "http")->value;
     bool ops_ok = !ps_ops_enabled (http) ||
                   (server.ops = ps_ops_new (http, s_collect, s_ready, &server)) != NULL;
-    if (server.in && server.out && server.batch && ops_ok) {
+    if (server.in && server.out && server.batch && server.stall && ops_ok) {
         ps_info ("started",
                  "bind=%s publish=%s flush_ms=%ld ratios=%zu epoch=%" PRIu64
                  " data_dir=%s checkpoint_ms=%ld",
@@ -694,6 +751,7 @@ int main (int argc, char **argv)
     msgpack_sbuffer_destroy (&server.reply);
     ps_upstream_destroy (&server.upstream);
     ps_outbox_destroy (&server.outbox);
+    ps_stall_destroy (&server.stall);
     ps_datadir_destroy (&server.datadir);
     ps_engine_destroy (&engine);
     return rc;

@@ -23,7 +23,9 @@
 #include <stdio.h>
 #include <zmq.h>
 
-#define MAX_ENVELOPE 8 /* routing frames accepted before the body */
+/* Routing frames a peer may put before the body; the ROUTER adds one
+   more in front (the peer's identity), hence the + 2 slots below. */
+#define MAX_ENVELOPE 8
 /* Producer messages read in one go at most, so positions and commits
    keep their pace under load. */
 #define S_FRONT_MAX 256
@@ -88,7 +90,8 @@ typedef struct {
     const char *access_path;
     uint64_t commits;
     int64_t last_commit_us;
-    zmq_msg_t parts[MAX_ENVELOPE + 1];
+    zmq_msg_t parts[MAX_ENVELOPE + 2];
+    char ready_why[400]; /* /readyz's reason while delivery is stuck */
 } s_server_t;
 
 /* ---- Towards compute ------------------------------------------------------ */
@@ -105,12 +108,35 @@ static void s_hello (s_server_t *server, int64_t now)
     ps_delivery_hello_sent (server->delivery, now);
 }
 
+/*  Says loudly that delivery is stuck at JSEQ: a new refusal as an
+    error, its repeats (one per resend) throttled. */
+static void s_log_stuck (s_server_t *server, bool news)
+{
+    const char *why;
+    uint64_t jseq = ps_delivery_stuck (server->delivery, &why);
+    if (news)
+        ps_error ("journal entry refused; compute gets nothing after it until it is fixed "
+                  "(docs/durability.md)",
+                  "ingest=%s jseq=%" PRIu64 " reason=\"%s\"", server->id, jseq, why);
+    else
+        ps_log_every (PS_LOG_ERROR, 10, "journal entry still refused; compute is stuck",
+                      "ingest=%s jseq=%" PRIu64 " reason=\"%s\"", server->id, jseq, why);
+}
+
 static int s_send_entry (void *arg, uint64_t jseq, const void *frame, size_t size)
 {
     s_server_t *server = arg;
     if (ps_delivery_next (server->delivery, ps_journal_first (server->journal),
                           ps_journal_durable (server->journal)) == 0)
         return 1;
+    if (size > PS_MAX_ENTRY) {
+        /* Written by a build that accepted more: compute would refuse it. */
+        ps_error_t e;
+        ps_limit_error (&e, "entry", size, PS_MAX_ENTRY);
+        s_log_stuck (server, ps_delivery_refused (server->delivery, jseq, e.reason));
+        ps_delivery_sent (server->delivery, jseq);
+        return 1;
+    }
     if (zmq_send (server->compute, frame, size, ZMQ_DONTWAIT) < 0) {
         server->blocked = errno == EAGAIN;
         if (!server->blocked)
@@ -134,7 +160,8 @@ static void s_pump (s_server_t *server)
 
 static void s_end_group (s_server_t *server, const char *refuse_reason);
 
-static void s_on_position (s_server_t *server, const ps_position_t *pos)
+static void s_on_position (s_server_t *server, const ps_position_t *pos,
+                           const ps_refusal_t *refusal)
 {
     if (!ps_delivery_position (server->delivery, pos, ps_clock_ms ())) {
         ps_debug ("ignored a position about another journal", "journal=%" PRIu64, pos->journal);
@@ -155,6 +182,9 @@ static void s_on_position (s_server_t *server, const ps_position_t *pos)
     }
     if (pos->resend)
         ps_debug ("compute asks to resend", "from=%" PRIu64, pos->applied + 1);
+    if (refusal->jseq)
+        s_log_stuck (server,
+                     ps_delivery_refused (server->delivery, refusal->jseq, refusal->reason));
     ps_journal_confirm (server->journal, ps_delivery_ckpt (server->delivery));
 }
 
@@ -164,17 +194,19 @@ static void s_read_positions (s_server_t *server)
     zmq_msg_init (&msg);
     while (zmq_msg_recv (&msg, server->compute, ZMQ_DONTWAIT) >= 0) {
         ps_position_t pos;
-        ps_error_t err, refusal, rerr;
+        ps_refusal_t refusal;
+        ps_error_t err, answer, aerr;
         if (zmq_msg_more (&msg))
             ps_log_every (PS_LOG_WARN, 10, "ignored a multipart frame from compute", NULL);
-        else if (ps_position_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) == 0)
-            s_on_position (server, &pos);
-        else if (ps_refusal_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &refusal, &rerr) == 0)
+        else if (ps_position_decode_refusal (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos,
+                                             &refusal, &err) == 0)
+            s_on_position (server, &pos, &refusal);
+        else if (ps_refusal_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &answer, &aerr) == 0)
             ps_log_every (PS_LOG_ERROR, 10,
                           "compute refuses this ingest's journal: nothing of it is applied",
                           "journal=%" PRIu64 " code=%s reason=\"%s\"",
-                          ps_journal_id (server->journal), ps_err_name (refusal.code),
-                          refusal.reason);
+                          ps_journal_id (server->journal), ps_err_name (answer.code),
+                          answer.reason);
         else
             ps_log_every (PS_LOG_WARN, 10, "ignored a malformed position", "reason=\"%s\"",
                           err.reason);
@@ -228,7 +260,7 @@ static int s_recv_message (s_server_t *server)
         if (!zmq_msg_more (part))
             return overflow ? 0 : n + 1;
         /* Past the limit, keep reading into the last slot to drain the message. */
-        if (n < MAX_ENVELOPE)
+        if (n < MAX_ENVELOPE + 1)
             n++;
         else
             overflow = true;
@@ -439,6 +471,15 @@ static void s_collect (void *arg, ps_metrics_t *m)
                       server->last_commit_us / 1e6);
     ps_metrics_counter (m, "paystat_ingest_commits_total", "Journal group commits.", NULL,
                         server->commits);
+    ps_metrics_counter (m, "paystat_ingest_batches_oversize_total",
+                        "Batches refused for their size (over PS_MAX_BATCH, answered \"limit\").",
+                        NULL, st->oversize);
+    ps_metrics_counter (m, "paystat_ingest_entries_refused_total",
+                        "Times a journal entry was refused on its way to compute (each resend).",
+                        NULL, ps_delivery_refusals (server->delivery));
+    ps_metrics_gauge (m, "paystat_ingest_delivery_stuck_jseq",
+                      "Journal position delivery is stuck at (0: not stuck).", NULL,
+                      (double) ps_delivery_stuck (server->delivery, NULL));
     if (ps_security_on (server->security)) {
         const char *help = "CURVE handshakes on the producers' socket, by result.";
         ps_metrics_counter (m, "paystat_ingest_curve_handshakes_total", help, "result=\"admitted\"",
@@ -450,9 +491,18 @@ static void s_collect (void *arg, ps_metrics_t *m)
 
 static const char *s_ready (void *arg)
 {
-    (void) arg;
-    /* The journal is open and the front door bound before the loop runs. */
-    return NULL;
+    s_server_t *server = arg;
+    /* The journal is open and the front door bound before the loop runs:
+       only a refused entry makes ingest unready. */
+    const char *why;
+    uint64_t jseq = ps_delivery_stuck (server->delivery, &why);
+    if (!jseq)
+        return NULL;
+    snprintf (server->ready_why, sizeof server->ready_why,
+              "journal entry refused, nothing after it reaches compute: ingest=%s jseq=%" PRIu64
+              ": %s",
+              server->id, jseq, why);
+    return server->ready_why;
 }
 
 /*  Waits up to DRAIN_MS for compute to apply every committed entry. They
@@ -516,12 +566,13 @@ int main (int argc, char **argv)
     server.commit_batches = commit_batches;
     server.group_since = -1;
     msgpack_sbuffer_init (&server.out);
-    for (int i = 0; i <= MAX_ENVELOPE; i++)
+    for (int i = 0; i < MAX_ENVELOPE + 2; i++)
         zmq_msg_init (&server.parts[i]);
     void *ctx = zmq_ctx_new ();
     int exit_code = 1;
     char err[512];
-    ps_sock_opts_t front_opts = {.hwm = 0, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
+    /* Read past the batch limit, to answer an oversize batch "limit". */
+    ps_sock_opts_t front_opts = {.hwm = 0, .maxmsgsize = PS_MAX_INPUT, .linger_ms = 0};
     /* Room for the window and the hellos beside it. */
     ps_sock_opts_t compute_opts = {
         .hwm = (int) window + 16, .maxmsgsize = PS_MAX_FRAME, .linger_ms = 0};
@@ -583,7 +634,7 @@ done:
     ps_sock_destroy (&server.compute);
     ps_security_destroy (&server.security);
     ps_access_destroy (&server.access);
-    for (int i = 0; i <= MAX_ENVELOPE; i++)
+    for (int i = 0; i < MAX_ENVELOPE + 2; i++)
         zmq_msg_close (&server.parts[i]);
     ps_ackq_destroy (&server.acks);
     ps_delivery_destroy (&server.delivery);

@@ -2,7 +2,9 @@
 
 #include "ps_delivery.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct ps_delivery_t {
     ps_delivery_config_t config;
@@ -13,6 +15,9 @@ struct ps_delivery_t {
     int64_t last_heard; /* ms of compute's last position */
     int64_t last_hello; /* ms of the last hello */
     bool heard, helloed;
+    uint64_t stuck;             /* jseq refused, 0 for none */
+    char reason[PS_REASON_MAX]; /* why */
+    uint64_t refusals;
 };
 
 ps_delivery_t *ps_delivery_new (const ps_delivery_config_t *config)
@@ -46,7 +51,30 @@ bool ps_delivery_position (ps_delivery_t *self, const ps_position_t *pos, int64_
         self->applied = pos->applied;
     if (pos->ckpt > self->ckpt)
         self->ckpt = pos->ckpt;
+    if (self->stuck && self->applied >= self->stuck)
+        self->stuck = 0; /* compute took it after all */
     return true;
+}
+
+bool ps_delivery_refused (ps_delivery_t *self, uint64_t jseq, const char *reason)
+{
+    self->refusals++;
+    bool news = jseq != self->stuck || strncmp (reason, self->reason, sizeof self->reason - 1);
+    self->stuck = jseq;
+    snprintf (self->reason, sizeof self->reason, "%s", reason);
+    return news;
+}
+
+uint64_t ps_delivery_stuck (const ps_delivery_t *self, const char **reason)
+{
+    if (reason)
+        *reason = self->stuck ? self->reason : NULL;
+    return self->stuck;
+}
+
+uint64_t ps_delivery_refusals (const ps_delivery_t *self)
+{
+    return self->refusals;
 }
 
 uint64_t ps_delivery_next (ps_delivery_t *self, uint64_t first, uint64_t durable)
@@ -57,6 +85,9 @@ uint64_t ps_delivery_next (ps_delivery_t *self, uint64_t first, uint64_t durable
     if (self->next < first)
         self->next = first;
     if (self->next > durable || self->next - self->applied > self->config.window)
+        return 0;
+    /* Past a refused entry nothing goes: compute could not apply it. */
+    if (self->stuck && self->next > self->stuck)
         return 0;
     return self->next;
 }

@@ -5,6 +5,9 @@
     compute answers with a position asking for a resend from the entry
     after the last one it applied, and ingest streams committed entries
     from there, at most WINDOW beyond the last one compute confirmed.
+    An entry compute refuses (too large, does not decode) is never
+    skipped: delivery stops there, loudly (ps_delivery_stuck), until
+    compute applies it.
     Whenever compute has been silent for SYNC_MS, ingest says hello again:
     that finds a restarted compute (which resumes from its checkpoint), a
     lost entry or a lost position alike. Compute ignores entries it has
@@ -33,7 +36,9 @@ ps_delivery_t *ps_delivery_new (const ps_delivery_config_t *config);
 /*  Destroys it and sets *SELF_P to NULL; NULL-safe. */
 void ps_delivery_destroy (ps_delivery_t **self_p);
 
-/*  Takes a position from compute received at NOW_MS. Returns false (and
+/*  Takes a position from compute received at NOW_MS; an APPLIED at or
+    past the entry delivery is stuck at unsticks it (a refusal it carries
+    is for the caller to pass to ps_delivery_refused). Returns false (and
     changes nothing) when it is about another journal instance. */
 bool ps_delivery_position (ps_delivery_t *self, const ps_position_t *pos, int64_t now_ms);
 
@@ -59,5 +64,20 @@ uint64_t ps_delivery_ckpt (const ps_delivery_t *self);
 
 /*  True once compute has said where to start since ingest started. */
 bool ps_delivery_synced (const ps_delivery_t *self);
+
+/*  Entry JSEQ cannot go to compute: compute refused it (its position
+    said so), or ingest itself found it too large to send. Nothing after
+    it is sent until compute has applied it (an operator's fix); it is
+    sent again, once, at every resend compute asks for. Keeps REASON.
+    Returns true when this is news (another jseq or reason than before),
+    so the caller logs it loudly rather than on every repeat. */
+bool ps_delivery_refused (ps_delivery_t *self, uint64_t jseq, const char *reason);
+
+/*  The jseq the delivery is stuck at (0: none) and, through *REASON
+    when not NULL, why. */
+uint64_t ps_delivery_stuck (const ps_delivery_t *self, const char **reason);
+
+/*  Refusals seen since start (every repeat counts). */
+uint64_t ps_delivery_refusals (const ps_delivery_t *self);
 
 #endif

@@ -407,9 +407,25 @@ static void s_journal_batch (ps_ingest_t *self, size_t npending)
     b->jseq = ps_journal_head (self->journal) + 1;
     b->journal = ps_journal_id (self->journal);
     msgpack_sbuffer_clear (&self->forward);
-    int rc = ps_batch_encode (b, true, &self->forward) == 0
-                 ? ps_journal_append (self->journal, self->forward.data, self->forward.size)
-                 : -2;
+    if (ps_batch_encode (b, true, &self->forward) != 0) {
+        s_forget_series (self, npending);
+        s_retry (self, "ingest is out of memory; retry later");
+        return;
+    }
+    if (self->forward.size > PS_MAX_ENTRY) {
+        /* PS_MAX_ENTRY bounds every entry by construction (ps_proto.h), so
+           this is a bug; still, an entry compute would refuse is never
+           acknowledged. */
+        ps_error_t e;
+        ps_limit_error (&e, "journal entry", self->forward.size, PS_MAX_ENTRY);
+        ps_error ("refused a batch whose journal entry compute could not take",
+                  "producer=%s seq=%" PRIu64 " reason=\"%s\"", b->producer, b->seq, e.reason);
+        s_forget_series (self, npending);
+        self->stats.batches_rejected++;
+        s_encode_ack (self, PS_ACK_REJECTED, &e);
+        return;
+    }
+    int rc = ps_journal_append (self->journal, self->forward.data, self->forward.size);
     if (rc == 0 && s_journal_series (self, npending) == 0) {
         self->stats.journaled++;
         s_accept (self);
@@ -423,9 +439,7 @@ static void s_journal_batch (ps_ingest_t *self, size_t npending)
                   "); retry later",
                   ps_journal_max_bytes (self->journal) >> 20, ps_journal_confirmed (self->journal));
         s_retry (self, reason);
-    } else if (rc == -2)
-        s_retry (self, "ingest is out of memory; retry later");
-    else {
+    } else {
         ps_error ("journal write failed", "reason=\"%s\"", ps_journal_error (self->journal));
         s_retry (self, "ingest cannot write its journal; retry later");
     }
@@ -505,6 +519,12 @@ void ps_ingest_receive (ps_ingest_t *self, const char *key, const void *frame, s
     self->stats.batches++;
     if (ps_batch_decode (b, frame, size, false, &err) != 0) {
         self->stats.batches_rejected++;
+        if (size > PS_MAX_BATCH) {
+            self->stats.oversize++;
+            ps_log_every (PS_LOG_WARN, 10, "refused a batch over the size limit",
+                          "producer=%s seq=%" PRIu64 " reason=\"%s\"", b->producer, b->seq,
+                          err.reason);
+        }
         s_encode_ack (self, PS_ACK_REJECTED, &err);
         /* Another key's batch must not touch this producer's state. */
         if (b->seq && s_bound (key, b->producer))

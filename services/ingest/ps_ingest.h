@@ -51,6 +51,7 @@ typedef struct {
     uint64_t reports_rejected;
     uint64_t rejected_by_code[PS_E__COUNT]; /* reports rejected, by error code */
     uint64_t journaled;                     /* batches written to the journal for compute */
+    uint64_t oversize;                      /* of batches_rejected: over PS_MAX_BATCH */
 } ps_ingest_stats_t;
 
 /*  Creates the front-door state over JOURNAL (not owned) and loads the
@@ -69,7 +70,8 @@ void ps_ingest_set_access (ps_ingest_t *self, const ps_access_t *access);
     KEY: NULL on a link without CURVE (anyone may send as any producer),
     "" for a key that is no longer allowed (revoked since the handshake:
     the batch is refused). Never fails: every problem, including a full
-    journal, becomes part of the ack. */
+    journal or a frame over PS_MAX_BATCH (answered "limit", naming the
+    excess), becomes part of the ack. */
 void ps_ingest_receive (ps_ingest_t *self, const char *key, const void *frame, size_t size);
 
 /*  The producer and seq of the last batch received ("" and 0 when the

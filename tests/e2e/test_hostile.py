@@ -33,6 +33,7 @@ FRAMES_PER_SOCKET = 10_000
 WINDOW = 250  # malformed frames in flight before the good producer takes a turn
 OVERSIZED = 3  # frames over 4 MiB per socket, each on its own connection
 MAX_FRAME = 4 << 20
+MAX_INPUT = 8 << 20  # what ingest's front door and compute read (PS_MAX_INPUT)
 MAX_OBJECTS = 1 << 18
 MAX_REPORTS = 10_000
 # Peak resident memory of each service across the whole test, MiB (README.md, "Tests").
@@ -361,9 +362,10 @@ class Good:
         return total, 100 * total
 
 
-def oversized(endpoint, sock_type=zmq.DEALER):
-    """Sends OVERSIZED frames of MAX_FRAME + 1 bytes, each on a new
-    connection, and checks that the peer drops every one of them."""
+def oversized(endpoint, sock_type=zmq.DEALER, limit=None):
+    """Sends OVERSIZED frames of LIMIT + 1 bytes (default MAX_FRAME), each
+    on a new connection, and checks that the peer drops every one of them."""
+    limit = limit or MAX_FRAME
     for _ in range(OVERSIZED):
         sock = socket(sock_type)
         # Monitor first: the handshake may complete as soon as we connect.
@@ -373,8 +375,8 @@ def oversized(endpoint, sock_type=zmq.DEALER):
             assert mon.poll(10000), f"no connection to {endpoint}"
             assert recv_monitor_message(mon)["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED
             # 0x02: not a (un)subscription, so an XSUB passes it upstream too.
-            sock.send(b"\x02" * (MAX_FRAME + 1))
-            assert mon.poll(10000), f"{endpoint} kept a connection that sent a frame over 4 MiB"
+            sock.send(b"\x02" * (limit + 1))
+            assert mon.poll(10000), f"{endpoint} kept a connection that sent {limit + 1} bytes"
             assert recv_monitor_message(mon)["event"] == zmq.EVENT_DISCONNECTED
         finally:
             sock.disable_monitor()
@@ -509,7 +511,11 @@ def test_hostile_input(pipeline):
                                       for _ in range(FRAMES_PER_SOCKET)), good)
         hostile_feed(pipeline.feed_endpoint, rng, good)
 
-        for endpoint in (pipeline.ingest, pipeline.compute, pipeline.publish, snapshot):
+        # Ingest's front door and compute read up to MAX_INPUT, to answer
+        # an oversize batch or refuse an oversize entry loudly.
+        for endpoint in (pipeline.ingest, pipeline.compute):
+            oversized(endpoint, limit=MAX_INPUT)
+        for endpoint in (pipeline.publish, snapshot):
             if endpoint:
                 oversized(endpoint)
         oversized(pipeline.feed_endpoint, zmq.XSUB)
