@@ -174,3 +174,21 @@ int ps_sock_send (void *sock, const void *data, size_t size, int flags)
     }
     return 0;
 }
+
+int ps_sock_recv_parts (void *sock, zmq_msg_t *parts, int max)
+{
+    int n = 0;
+    bool overflow = false;
+    for (;;) {
+        zmq_msg_t *part = &parts[n];
+        /* Once the first frame is in, the others are too: a message is atomic. */
+        if (zmq_msg_recv (part, sock, n || overflow ? 0 : ZMQ_DONTWAIT) < 0)
+            return -1;
+        if (!zmq_msg_more (part))
+            return overflow ? 0 : n + 1;
+        if (n < max - 1)
+            n++;
+        else
+            overflow = true;
+    }
+}

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <zmq.h>
 
 #include "ps_curve.h"
 
@@ -64,6 +65,14 @@ int64_t ps_clock_us (void);
 
 /*  Wall clock in microseconds since the Unix epoch. */
 int64_t ps_wall_us (void);
+
+/*  Receives one whole multipart message from SOCK without waiting for its
+    first frame, into PARTS (MAX initialised zmq_msg_t, MAX >= 1). Frames
+    past MAX are read into the last one and the message is reported as too
+    long, so that it is always drained whole. Returns the number of
+    frames, 0 for a message of more than MAX frames, or -1 when nothing was
+    waiting, on interruption or a socket error (errno from libzmq). */
+int ps_sock_recv_parts (void *sock, zmq_msg_t *parts, int max);
 
 /*  Sends SIZE bytes of DATA as one frame (FLAGS as zmq_send). Retries on
     EINTR unless a stop was requested. Returns 0 or -1 (errno from libzmq). */

@@ -103,26 +103,6 @@ static int s_emit (void *arg, const void *frame, size_t size)
     return -1;
 }
 
-/* Receives one whole message into server->parts. Returns the number of
-   frames, 0 for a message with too many frames (drained and dropped),
-   or -1 when nothing was waiting or on a socket error (errno). */
-static int s_recv (s_server_t *server)
-{
-    int n = 0;
-    bool overflow = false;
-    for (;;) {
-        zmq_msg_t *part = &server->parts[n];
-        if (zmq_msg_recv (part, server->in, n == 0 ? ZMQ_DONTWAIT : 0) < 0)
-            return -1;
-        if (!zmq_msg_more (part))
-            return overflow ? 0 : n + 1;
-        if (n < S_MAX_PARTS - 1)
-            n++;
-        else
-            overflow = true;
-    }
-}
-
 /* Sends INGEST's position (asking for a resend when RESEND) to ROUTE. */
 static void s_position (s_server_t *server, const char *ingest, bool resend, const void *route,
                         size_t route_len)
@@ -382,7 +362,7 @@ static int s_drain (s_server_t *server, int64_t deadline_ms)
     for (int i = 0; i < S_DRAIN_MAX; i++) {
         for (int p = 0; p < S_MAX_PARTS; p++)
             zmq_msg_init (&server->parts[p]);
-        int n = s_recv (server);
+        int n = ps_sock_recv_parts (server->in, server->parts, S_MAX_PARTS);
         int err = errno;
         if (n > 0)
             s_handle (server, n);

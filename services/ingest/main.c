@@ -245,28 +245,6 @@ static void s_commit (s_server_t *server)
     s_end_group (server, "ingest could not make this batch durable; retry later");
 }
 
-/*  Receives one whole multipart message into server->parts without
-    waiting. Returns the number of frames, 0 when the message had too many
-    frames (discarded: nothing sensible can be answered), or -1 when
-    nothing was waiting or on interruption. */
-static int s_recv_message (s_server_t *server)
-{
-    int n = 0;
-    bool overflow = false;
-    for (;;) {
-        zmq_msg_t *part = &server->parts[n];
-        if (zmq_msg_recv (part, server->front, n || overflow ? 0 : ZMQ_DONTWAIT) < 0)
-            return -1;
-        if (!zmq_msg_more (part))
-            return overflow ? 0 : n + 1;
-        /* Past the limit, keep reading into the last slot to drain the message. */
-        if (n < MAX_ENVELOPE + 1)
-            n++;
-        else
-            overflow = true;
-    }
-}
-
 /*  Sends the envelope (all frames but the last) back with ACK as body. */
 static void s_reply (s_server_t *server, int nparts, const msgpack_sbuffer *ack)
 {
@@ -281,7 +259,7 @@ static void s_reply (s_server_t *server, int nparts, const msgpack_sbuffer *ack)
 /*  Handles one producer message. Returns -1 when none was waiting. */
 static int s_handle (s_server_t *server)
 {
-    int n = s_recv_message (server);
+    int n = ps_sock_recv_parts (server->front, server->parts, MAX_ENVELOPE + 2);
     if (n <= 0) {
         if (n == 0)
             ps_log_every (PS_LOG_WARN, 10, "discarded a message with too many frames", NULL);
