@@ -48,6 +48,10 @@ static ps_option_t s_options[] = {
     {"max-subscriptions", "PAYSTAT_MAX_SUBSCRIPTIONS", "10000",
      "distinct prefixes subscribed on the feed ('$hb/' too); past it the subscriber is cut off",
      false, NULL},
+    {"snapshot-timeout-ms", "PAYSTAT_SNAPSHOT_TIMEOUT_MS", "10000",
+     "a snapshot whose client reads under 512 messages in this long is dropped", false, NULL},
+    {"snapshot-per-address", "PAYSTAT_SNAPSHOT_PER_ADDRESS", "16",
+     "snapshots in progress at once for one peer IP address (of 64 in all)", false, NULL},
     {"replay-max", "PAYSTAT_REPLAY_MAX", "100000", "most recent messages kept for replay (0: none)",
      false, NULL},
     {"curve-secret", "PAYSTAT_PUBLISH_CURVE_SECRET", NULL,
@@ -368,7 +372,7 @@ static void s_run (s_server_t *server)
         ps_snapshot_src_t src = {server->lvc, server->ring, server->epoch, server->seq};
         bool blocked;
         long timeout = (long) (next_heartbeat - now);
-        if (ps_snapshot_serve (server->snapshots, &src, &blocked) > 0 &&
+        if (ps_snapshot_serve (server->snapshots, &src, now, &blocked) > 0 &&
             timeout > (blocked ? S_BLOCKED_WAIT_MS : 0))
             timeout = blocked ? S_BLOCKED_WAIT_MS : 0;
         zmq_pollitem_t items[] = {{server->input, 0, ZMQ_POLLIN, 0},
@@ -405,6 +409,16 @@ static void s_collect (void *arg, ps_metrics_t *m)
     ps_metrics_counter (m, "paystat_publish_snapshots_total",
                         "Snapshot and replay requests served.", NULL,
                         ps_snapshot_served (server->snapshots));
+    const char *refused = "Snapshot and replay requests refused: every session taken, or the "
+                          "sessions of the client's address.";
+    ps_metrics_counter (m, "paystat_publish_snapshots_refused_total", refused, "reason=\"busy\"",
+                        ps_snapshot_refused (server->snapshots, PS_SLOTS_BUSY));
+    ps_metrics_counter (m, "paystat_publish_snapshots_refused_total", refused,
+                        "reason=\"address\"",
+                        ps_snapshot_refused (server->snapshots, PS_SLOTS_PEER));
+    ps_metrics_counter (m, "paystat_publish_snapshots_dropped_total",
+                        "Snapshots and replays dropped because their client did not read.", NULL,
+                        ps_snapshot_stalled (server->snapshots));
     ps_metrics_gauge (m, "paystat_publish_topics", "Topics in the last-value cache.", NULL,
                       (double) ps_lvc_size (server->lvc));
     ps_metrics_gauge (m, "paystat_publish_cache_bytes",
@@ -466,11 +480,14 @@ int main (int argc, char **argv)
         fprintf (stderr, "paystat-publish: unexpected argument '%s' (see --help)\n", argv[first]);
         return 2;
     }
-    long heartbeat_ms, hwm, replay_max, max_subscriptions;
+    long heartbeat_ms, hwm, replay_max, max_subscriptions, snapshot_timeout_ms, per_address;
     ps_log_level_t level;
     if (ps_config_long (s_options, "heartbeat-ms", 10, 3600000, &heartbeat_ms) != 0 ||
         ps_config_long (s_options, "feed-hwm", 1, 100000000, &hwm) != 0 ||
         ps_config_long (s_options, "replay-max", 0, 100000000, &replay_max) != 0 ||
+        ps_config_long (s_options, "snapshot-timeout-ms", 100, 3600000, &snapshot_timeout_ms) !=
+            0 ||
+        ps_config_long (s_options, "snapshot-per-address", 1, S_MAX_SESSIONS, &per_address) != 0 ||
         ps_config_long (s_options, "max-subscriptions", 1, 10000000, &max_subscriptions) != 0)
         return 2;
     if (ps_log_level_parse (ps_config_get (s_options, "log-level")->value, &level) != 0) {
@@ -534,7 +551,9 @@ int main (int argc, char **argv)
         ps_sock_new (ctx, ZMQ_XPUB, ps_config_get (s_options, "feed")->value, true, &feed_opts);
     server.snap = ps_sock_new (ctx, ZMQ_ROUTER, ps_config_get (s_options, "snapshot")->value, true,
                                &snap_opts);
-    server.snapshots = server.snap ? ps_snapshot_new (server.snap, S_MAX_SESSIONS) : NULL;
+    ps_slots_limits_t slots = {S_MAX_SESSIONS, (size_t) per_address, snapshot_timeout_ms,
+                               PS_SNAPSHOT_CHUNK};
+    server.snapshots = server.snap ? ps_snapshot_new (server.snap, &slots) : NULL;
     int verbose = 1;
     if (!server.lvc || !server.ring || !server.digest || !server.input || !server.feed ||
         !server.snapshots ||
