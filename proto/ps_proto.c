@@ -1787,6 +1787,27 @@ done:
     return rc;
 }
 
+int ps_refusal_decode (ps_error_t *refusal, const void *data, size_t size, ps_error_t *err)
+{
+    msgpack_zone zone;
+    if (!msgpack_zone_init (&zone, 1024))
+        return s_fail (err, PS_E_LIMIT, "", "out of memory");
+    msgpack_object root;
+    int rc = -1;
+    if (s_unpack (&zone, data, size, &root, err) != 0)
+        goto done;
+    if (root.type != MSGPACK_OBJECT_MAP) {
+        s_fail (err, PS_E_TYPE, "", "a refusal must be a map, got %s", s_type_name (&root));
+        goto done;
+    }
+    if (s_check_header (ps_map_get (&root, "v"), ps_map_get (&root, "type"), "error", err) == 0 &&
+        s_error_decode (&root, "error", refusal, NULL, err) == 0)
+        rc = 0;
+done:
+    msgpack_zone_destroy (&zone);
+    return rc;
+}
+
 /* ---- Resend ------------------------------------------------------------- */
 
 int ps_resend_encode (uint64_t epoch, msgpack_sbuffer *out)

@@ -344,6 +344,12 @@ int ps_snapshot_end_encode (const ps_snapshot_end_t *end, msgpack_sbuffer *out);
 /*  Appends a refusal {v, type:"error", code, field, reason} to OUT. 0 or -1. */
 int ps_refusal_encode (const ps_error_t *refusal, msgpack_sbuffer *out);
 
+/*  Strictly decodes a refusal {v, type:"error", code, field, reason}: a
+    snapshot refusal, or publish's notice on "$hb/<prefix>" that the
+    subscription to it was refused (PROTOCOL.md 5.7). Returns 0 with
+    *REFUSAL, or -1 with *ERR (not a refusal, or a malformed one). */
+int ps_refusal_decode (ps_error_t *refusal, const void *data, size_t size, ps_error_t *err);
+
 /*  Strictly decodes a body on topic PS_TOPIC_SNAPSHOT. Returns 0 with the
     marker in *END, 1 with *REFUSAL (the request was refused), or -1 with
     *ERR. */

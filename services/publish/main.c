@@ -308,7 +308,7 @@ static void s_refused (s_server_t *server, ps_subs_verdict_t verdict, const char
                       "peer=%s bytes=%" PRIu64 " evicted_total=%" PRIu64, peer.peer, peer.bytes,
                       ps_subs_evicted (server->subs, PS_SUBS_FULL));
     if (hb && len <= PS_SUBS_PREFIX_MAX) {
-        ps_error_t notice = {PS_E_LIMIT, "subscription", ""};
+        ps_error_t notice = {PS_E_LIMIT, "prefix", ""};
         snprintf (notice.reason, sizeof notice.reason, "%s", why);
         msgpack_sbuffer_clear (&server->body);
         if (ps_refusal_encode (&notice, &server->body) == 0 &&

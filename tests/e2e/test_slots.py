@@ -126,3 +126,121 @@ def test_clients_that_never_read_lose_their_snapshot_slots(pipeline_factory):
             sub.close()
         for sock in hogs:
             sock.close(0)
+
+
+# ---- Finding 6: the subscription table -------------------------------------
+
+SLOW_CONNECTIONS = 40
+PREFIXES_PER_SECOND = 10
+MAX_SUBSCRIPTIONS = 10_000  # publish's default
+
+
+class SlowSubscribers:
+    """SLOW_CONNECTIONS libzmq SUB sockets, each adding a prefix and its
+    "$hb/" twin PREFIXES_PER_SECOND times a second (a few hundred bytes a
+    second: well within the byte-rate guard), in a thread of their own.
+    libzmq reconnects a closed one and sends all its subscriptions again.
+    Records the refusal notices publish sends them."""
+
+    def __init__(self, endpoint):
+        self.ctx = psclient.context()
+        self.socks = []
+        for _ in range(SLOW_CONNECTIONS):
+            sock = self.ctx.socket(zmq.SUB)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(endpoint)
+            self.socks.append(sock)
+        self.notices = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        poller = zmq.Poller()
+        for sock in self.socks:
+            poller.register(sock, zmq.POLLIN)
+        i = 0
+        next_add = time.monotonic()
+        while not self.stop.is_set():
+            if time.monotonic() >= next_add:
+                for n, sock in enumerate(self.socks):
+                    prefix = f"HOG/{n}/{i}/".encode()
+                    sock.subscribe(prefix)
+                    sock.subscribe(b"$hb/" + prefix)
+                i += 1
+                next_add += 1 / PREFIXES_PER_SECOND
+            for sock, _ in poller.poll(20):
+                while True:
+                    try:
+                        topic, body = sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    msg = psclient.unpack(body)
+                    if msg.get("type") == "error":
+                        self.notices.append((topic, msg))
+        for sock in self.socks:
+            sock.close(0)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(10)
+
+
+def test_slow_connections_cannot_fill_the_subscription_table(pipeline):
+    hogs = SlowSubscribers(pipeline.feed_endpoint)
+    sub = None
+    try:
+        # Unbounded per connection, 40 x 20 subscriptions a second fill the
+        # table in about 12 s; give them twice that.
+        sizes = []
+        deadline = time.monotonic() + 25
+        while time.monotonic() < deadline:
+            sizes.append(metric(pipeline, "paystat_publish_subscriptions"))
+            assert sizes[-1] < MAX_SUBSCRIPTIONS, "the slow connections filled the table"
+            time.sleep(0.5)
+        sub = SubProcess(pipeline, "--timeout-ms", "120000", "LEGIT/")
+        wait_until(sub.synced, 60, "a new paystat sub to sync while they go on")
+        assert max(sizes) < MAX_SUBSCRIPTIONS, sizes
+        # Each slow connection was told why on its own "$hb/<prefix>".
+        notices = list(hogs.notices)
+        assert notices, "no refusal notice reached the slow connections"
+        topic, msg = notices[0]
+        assert topic.startswith(b"$hb/HOG/"), topic
+        assert msg["v"] == 1 and msg["code"] == "limit" and msg["field"] == "prefix", msg
+        assert "--max-subscriptions-per-connection" in msg["reason"], msg
+        assert metric(pipeline, "paystat_publish_subscribers_evicted_total",
+                      'reason="connection"') >= 1
+        assert metric(pipeline, "paystat_publish_subscriptions_refused_total",
+                      'reason="connection"') >= 1
+        log = pipeline["publish"].log_text()
+        assert "closed a feed connection for its subscriptions" in log, log[-3000:]
+        assert "feed subscription refused" in log, log[-3000:]
+    finally:
+        hogs.close()
+        if sub:
+            sub.close()
+
+
+def test_paystat_sub_says_why_its_subscription_was_refused(pipeline_factory):
+    """With room for one prefix and its "$hb/" twin, a second `paystat sub`
+    is refused: it prints publish's reason instead of only reporting the
+    silence."""
+    pipeline = pipeline_factory(publish_args=["--max-subscriptions", "2"])
+    first = SubProcess(pipeline, "--timeout-ms", "120000", "ONE/")
+    second = None
+    try:
+        wait_until(first.synced, 30, "the first paystat sub to sync")
+        second = SubProcess(pipeline, "--timeout-ms", "120000", "TWO/")
+        wait_until(lambda: any(e["topic"] == "$refused" for e in second.events()), 30,
+                   "the second paystat sub to report the refusal")
+        refused = [e for e in second.events() if e["topic"] == "$refused"][0]
+        assert refused["prefix"] == "TWO/"
+        assert "--max-subscriptions" in refused["reason"], refused
+        wait_until(lambda: any("publish refused a subscription" in line and 'prefix="TWO/"' in line
+                               and "--max-subscriptions" in line for line in second.log), 10,
+                   "the reason on stderr")
+        assert not second.synced()
+    finally:
+        first.close()
+        if second:
+            second.close()
