@@ -77,6 +77,7 @@ struct ps_client_t {
     uint32_t interval_ms;
     const char *announce; /* RESYNC reason not yet reported */
     bool lost;            /* HEARTBEAT_LOST not yet reported */
+    ps_error_t refusal;   /* publish's last refusal of a subscription ("" when none) */
     size_t cursor;        /* emission walk */
     s_key_t *stale;
     size_t nstale;
@@ -475,12 +476,38 @@ static bool s_new_epoch (ps_client_t *self, uint64_t epoch)
     return true;
 }
 
+/*  Publish's notice on "$hb/<prefix>" that it refused the subscription
+    to it (PROTOCOL.md 5.7): reported once per notice for a prefix of this
+    client; the silence that follows reconnects. Returns 1 with *EV. */
+static int s_on_refusal (ps_client_t *self, const char *topic, size_t topic_len,
+                         const ps_error_t *refusal, ps_client_event_t *ev)
+{
+    size_t skip = strlen (PS_TOPIC_HB_PREFIX);
+    const char *prefix = topic + skip;
+    size_t len = topic_len >= skip ? topic_len - skip : 0;
+    bool mine = false;
+    for (size_t i = 0; topic_len >= skip && i < self->nprefixes; i++)
+        mine = mine || (self->prefixes[i].len == len &&
+                        memcmp (self->prefixes[i].text, prefix, len) == 0);
+    if (!mine)
+        return 0; /* another subscriber's */
+    self->refusal = *refusal;
+    ps_log_every (PS_LOG_WARN, 10, "publish refused a subscription",
+                  "prefix=\"%.*s\" code=%s reason=\"%s\"", (int) len, prefix,
+                  ps_err_name (refusal->code), refusal->reason);
+    s_event (ev, PS_CLIENT_REFUSED, topic, topic_len, NULL, 0, self->epoch, 0);
+    ev->reason = self->refusal.reason;
+    return 1;
+}
+
 /* Returns 1 with *EV when the heartbeat body makes an event. */
 static int s_on_heartbeat (ps_client_t *self, const char *topic, size_t topic_len, const void *body,
                            size_t size, ps_client_event_t *ev)
 {
     ps_heartbeat_t hb;
-    ps_error_t err;
+    ps_error_t err, refusal;
+    if (ps_refusal_decode (body, size, &refusal, &err) == 0)
+        return s_on_refusal (self, topic, topic_len, &refusal, ev);
     if (ps_heartbeat_decode (&hb, body, size, &err) != 0) {
         ps_log_every (PS_LOG_WARN, 10, "skipped an unreadable heartbeat", "reason=\"%s\"", err.reason);
         return 0;
@@ -494,6 +521,7 @@ static int s_on_heartbeat (ps_client_t *self, const char *topic, size_t topic_le
     if (!p)
         return 0; /* the global heartbeat, or another subscriber's prefix */
     p->quiet = 0;
+    self->refusal.reason[0] = '\0';
     if (self->state == S_WAIT) {
         p->heard = true;
         self->epoch = hb.epoch;
@@ -686,7 +714,12 @@ static int s_wait (ps_client_t *self, int64_t deadline)
 {
     int64_t quiet = s_quiet_ms (self);
     if (quiet >= s_silence_ms (self)) {
-        ps_warn ("no heartbeat from publish; reconnecting", "silent_ms=%" PRId64, quiet);
+        if (self->refusal.reason[0])
+            ps_warn ("no heartbeat from publish; reconnecting", "silent_ms=%" PRId64
+                     " refused=\"%s\"", quiet, self->refusal.reason);
+        else
+            ps_warn ("no heartbeat from publish; reconnecting", "silent_ms=%" PRId64, quiet);
+        self->refusal.reason[0] = '\0';
         self->lost = true;
         if (s_open_feed (self) != 0)
             return -1;

@@ -69,6 +69,8 @@ typedef enum {
     PS_CLIENT_SYNCED,         /* the view is complete as of SEQ (end of a resync) */
     PS_CLIENT_HEARTBEAT,      /* a prefix heartbeat confirmed the view (TOPIC "$hb/<prefix>") */
     PS_CLIENT_HEARTBEAT_LOST, /* nothing heard for the silence timeout: reconnecting */
+    PS_CLIENT_REFUSED,        /* publish refused the subscription of TOPIC "$hb/<prefix>":
+                                 REASON says why; the client reconnects after the silence */
 } ps_client_event_type_t;
 
 /*  One event. Pointers stay valid until the next call on the client. */
@@ -80,7 +82,8 @@ typedef struct {
     size_t body_len;
     uint64_t epoch;     /* publish instance of the view */
     uint64_t seq;       /* UPDATE: the message's; SYNCED, HEARTBEAT: what the view reflects */
-    const char *reason; /* RESYNC: "start", "gap", "digest", "epoch", "silence", "subscribe" */
+    const char *reason; /* RESYNC: "start", "gap", "digest", "epoch", "silence", "subscribe";
+                           REFUSED: publish's sentence */
     size_t topics;      /* SYNCED: topics in the view */
 } ps_client_event_t;
 

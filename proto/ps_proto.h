@@ -397,9 +397,11 @@ int ps_snapshot_end_encode (const ps_snapshot_end_t *end, msgpack_sbuffer *out);
 /*  Appends a refusal {v, type:"error", code, field, reason} to OUT. 0 or -1. */
 int ps_refusal_encode (const ps_error_t *refusal, msgpack_sbuffer *out);
 
-/*  Strictly decodes a refusal alone (compute's answer to a hello it
-    refuses, PROTOCOL.md 5.1). Returns 0 with *REFUSAL, or -1 with *ERR
-    (not a refusal, or a malformed one). */
+/*  Strictly decodes a refusal {v, type:"error", code, field, reason}
+    alone: compute's answer to a hello it refuses (PROTOCOL.md 5.1), a
+    snapshot refusal, or publish's notice on "$hb/<prefix>" that the
+    subscription to it was refused (5.7). Returns 0 with *REFUSAL, or -1
+    with *ERR (not a refusal, or a malformed one). */
 int ps_refusal_decode (const void *data, size_t size, ps_error_t *refusal, ps_error_t *err);
 
 /*  Strictly decodes a body on topic PS_TOPIC_SNAPSHOT. Returns 0 with the

@@ -102,6 +102,14 @@ static json_t *s_json (const ps_client_event_t *ev)
         return obj;
     case PS_CLIENT_HEARTBEAT_LOST:
         return s_object ("$heartbeat_lost", 15);
+    case PS_CLIENT_REFUSED: {
+        /* The client library has logged it too (stderr). */
+        size_t skip = strlen (PS_TOPIC_HB_PREFIX);
+        obj = s_object ("$refused", 8);
+        json_object_set_new (obj, "prefix", json_stringn (ev->topic + skip, ev->topic_len - skip));
+        json_object_set_new (obj, "reason", json_string (ev->reason));
+        return obj;
+    }
     }
     return NULL;
 }

@@ -359,6 +359,7 @@ int ps_gateway_event (ps_gateway_t *self, const ps_client_event_t *ev)
         s_set_ready (self, false);
         return 0;
     case PS_CLIENT_HEARTBEAT:
+    case PS_CLIENT_REFUSED: /* logged by the client; the silence that follows reconnects */
         return 0;
     }
     return 0;

@@ -31,6 +31,8 @@
 #define S_SNAPSHOT_HWM 1000
 /* How long to wait before retrying sessions whose clients are not reading. */
 #define S_BLOCKED_WAIT_MS 5
+/* How often condemned feed connections are looked at. */
+#define S_REAP_WAIT_MS 50
 /* Snapshot requests read per loop turn. */
 #define S_ACCEPT_MAX 16
 
@@ -48,6 +50,13 @@ static ps_option_t s_options[] = {
     {"max-subscriptions", "PAYSTAT_MAX_SUBSCRIPTIONS", "10000",
      "distinct prefixes subscribed on the feed ('$hb/' too); past it the subscriber is cut off",
      false, NULL},
+    {"max-subscriptions-per-connection", "PAYSTAT_MAX_SUBSCRIPTIONS_PER_CONNECTION", "128",
+     "subscriptions one feed connection may send ('$hb/' too); past it it is closed", false,
+     NULL},
+    {"snapshot-timeout-ms", "PAYSTAT_SNAPSHOT_TIMEOUT_MS", "10000",
+     "a snapshot whose client reads under 512 messages in this long is dropped", false, NULL},
+    {"snapshot-per-address", "PAYSTAT_SNAPSHOT_PER_ADDRESS", "16",
+     "snapshots in progress at once for one peer IP address (of 64 in all)", false, NULL},
     {"replay-max", "PAYSTAT_REPLAY_MAX", "100000", "most recent messages kept for replay (0: none)",
      false, NULL},
     {"curve-secret", "PAYSTAT_PUBLISH_CURVE_SECRET", NULL,
@@ -87,6 +96,7 @@ typedef struct {
     size_t burst_cap;
     msgpack_sbuffer reply;
     uint64_t updates, messages, bad_frames;
+    uint64_t rate_closed; /* the guard's closings logged so far */
     ps_ops_t *ops;
     ps_security_t *security;
 } s_server_t;
@@ -263,22 +273,72 @@ static void s_heartbeats (s_server_t *server)
     s_send_heartbeat (server, &hb);
 }
 
-/*  A subscription the bounds refused (counted by ps_subs). A new prefix
-    beyond the bound makes publish close the connection that sent it: only
-    its departure gives back what libzmq holds for it. Logged at most
-    every few seconds. */
-static void s_refused (s_server_t *server, ps_subs_verdict_t verdict)
+/*  Follows the feed's connections: accepted ones, minus those gone (a
+    refused handshake included). Never below zero, should the monitor
+    have dropped an event. Each connection's share of the subscriptions
+    starts again with it. */
+static void s_count_subscribers (s_server_t *server)
 {
-    int64_t now = ps_clock_ms ();
+    uint16_t event;
+    uint32_t value;
+    while (ps_monitor_next (server->feed_monitor, &event, &value)) {
+        /* The descriptor's subscriptions are another connection's now. */
+        ps_subs_reset (server->subs, (int) value);
+        if (event == ZMQ_EVENT_ACCEPTED)
+            server->subscribers++;
+        else if (event == ZMQ_EVENT_DISCONNECTED && server->subscribers > 0)
+            server->subscribers--;
+    }
+}
+
+/*  A subscription to PREFIX the bounds refused (counted by ps_subs). The
+    subscriber is told why on "$hb/<prefix>", the topic it waits on, when
+    PREFIX is one (its data prefix comes first and goes with it). A new
+    prefix beyond the bound without a known sender closes the connection
+    still sending the most (ps_subs_evict): only its departure gives back
+    what libzmq holds for it. */
+static void s_refused (s_server_t *server, ps_subs_verdict_t verdict, const char *prefix,
+                       size_t len, bool hb, int fd)
+{
+    char why[PS_REASON_MAX];
+    ps_subs_reason (server->subs, verdict, why, sizeof why);
     ps_subs_peer_t peer;
-    if (verdict == PS_SUBS_FULL && ps_subs_evict (server->subs, now, &peer))
-        ps_debug ("closed a feed connection subscribing beyond --max-subscriptions",
-                  "peer=%s bytes=%" PRIu64, peer.peer, peer.bytes);
-    uint64_t since;
-    if (ps_subs_warn_due (server->subs, now, &since))
-        ps_log_every (PS_LOG_WARN, 10, "subscriptions refused: too long, or beyond --max-subscriptions",
-                 "refused=%" PRIu64 " prefixes=%zu evicted_total=%" PRIu64, since,
-                 ps_subs_size (server->subs), ps_subs_evicted (server->subs));
+    if (verdict == PS_SUBS_FULL && fd < 0 && ps_subs_evict (server->subs, ps_clock_ms (), &peer))
+        ps_log_every (PS_LOG_WARN, 10, "closed a feed connection subscribing beyond the bound",
+                      "peer=%s bytes=%" PRIu64 " evicted_total=%" PRIu64, peer.peer, peer.bytes,
+                      ps_subs_evicted (server->subs, PS_SUBS_FULL));
+    if (hb && len <= PS_SUBS_PREFIX_MAX) {
+        ps_error_t notice = {PS_E_LIMIT, "prefix", ""};
+        snprintf (notice.reason, sizeof notice.reason, "%s", why);
+        msgpack_sbuffer_clear (&server->body);
+        if (ps_refusal_encode (&notice, &server->body) == 0 &&
+            ps_sock_send (server->feed, prefix, len, ZMQ_SNDMORE) == 0)
+            ps_sock_send (server->feed, server->body.data, server->body.size, 0);
+    }
+    ps_log_every (PS_LOG_WARN, 10, "feed subscription refused",
+                  "reason=\"%s\" fd=%d prefixes=%zu refused_total=%" PRIu64, why, fd,
+                  ps_subs_size (server->subs), ps_subs_refused (server->subs, verdict));
+}
+
+/*  Closes the connections condemned for their subscriptions once their
+    notice has left, and logs what the guard closed since the last turn. */
+static void s_evictions (s_server_t *server)
+{
+    ps_subs_peer_t peer;
+    ps_subs_verdict_t verdict;
+    while (ps_subs_reap (server->subs, ps_clock_ms (), &peer, &verdict)) {
+        char why[PS_REASON_MAX];
+        ps_log_every (PS_LOG_WARN, 10, "closed a feed connection for its subscriptions",
+                      "peer=%s reason=\"%s\" evicted_total=%" PRIu64, peer.peer,
+                      ps_subs_reason (server->subs, verdict, why, sizeof why),
+                      ps_subs_evicted (server->subs, verdict));
+    }
+    uint64_t closed = server->guard ? ps_subs_guard_closed (server->guard) : 0;
+    if (closed != server->rate_closed)
+        ps_log_every (PS_LOG_WARN, 10, "closed feed connections sending subscriptions too fast",
+                      "closed=%" PRIu64 " evicted_total=%" PRIu64, closed - server->rate_closed,
+                      closed);
+    server->rate_closed = closed;
 }
 
 /*  Reads the subscription changes the feed (XPUB_VERBOSE) reports: every
@@ -292,6 +352,9 @@ static void s_subscriptions (s_server_t *server)
     zmq_msg_t msg;
     zmq_msg_init (&msg);
     size_t skip = strlen (PS_TOPIC_HB_PREFIX);
+    /* A subscription's descriptor is counted for the connection the
+       monitor last announced on it: read the announcements first. */
+    s_count_subscribers (server);
     while (zmq_msg_recv (&msg, server->feed, ZMQ_DONTWAIT) >= 0) {
         const char *data = zmq_msg_data (&msg);
         size_t size = zmq_msg_size (&msg);
@@ -306,10 +369,12 @@ static void s_subscriptions (s_server_t *server)
                 ps_digest_unwatch (server->digest, prefix + skip, len - skip);
             continue;
         }
-        ps_subs_verdict_t verdict = ps_subs_subscribe (server->subs, prefix, len);
+        int fd = zmq_msg_get (&msg, ZMQ_SRCFD), condemned;
+        ps_subs_verdict_t verdict =
+            ps_subs_subscribe_from (server->subs, fd, prefix, len, &condemned);
         uint64_t sum;
         if (verdict != PS_SUBS_ACCEPTED)
-            s_refused (server, verdict);
+            s_refused (server, verdict, prefix, len, hb, fd);
         else if (!hb)
             continue;
         else if (ps_digest_watch (server->digest, prefix + skip, len - skip, server->lvc) < 0)
@@ -319,21 +384,6 @@ static void s_subscriptions (s_server_t *server)
             s_prefix_heartbeat (server, prefix + skip, len - skip, sum);
     }
     zmq_msg_close (&msg);
-}
-
-/*  Follows the feed's connections: accepted ones, minus those gone (a
-    refused handshake included). Never below zero, should the monitor
-    have dropped an event. */
-static void s_count_subscribers (s_server_t *server)
-{
-    uint16_t event;
-    uint32_t value;
-    while (ps_monitor_next (server->feed_monitor, &event, &value)) {
-        if (event == ZMQ_EVENT_ACCEPTED)
-            server->subscribers++;
-        else if (event == ZMQ_EVENT_DISCONNECTED && server->subscribers > 0)
-            server->subscribers--;
-    }
 }
 
 /*  The TCP port the feed is bound to, for closing a connection
@@ -368,7 +418,7 @@ static void s_run (s_server_t *server)
         ps_snapshot_src_t src = {server->lvc, server->ring, server->epoch, server->seq};
         bool blocked;
         long timeout = (long) (next_heartbeat - now);
-        if (ps_snapshot_serve (server->snapshots, &src, &blocked) > 0 &&
+        if (ps_snapshot_serve (server->snapshots, &src, now, &blocked) > 0 &&
             timeout > (blocked ? S_BLOCKED_WAIT_MS : 0))
             timeout = blocked ? S_BLOCKED_WAIT_MS : 0;
         zmq_pollitem_t items[] = {{server->input, 0, ZMQ_POLLIN, 0},
@@ -376,8 +426,11 @@ static void s_run (s_server_t *server)
                                   {server->snap, 0, ZMQ_POLLIN, 0},
                                   {ps_monitor_socket (server->feed_monitor), 0, ZMQ_POLLIN, 0},
                                   {NULL, ps_ops_fd (server->ops), ZMQ_POLLIN, 0}};
+        if (ps_subs_reaping (server->subs) && timeout > S_REAP_WAIT_MS)
+            timeout = S_REAP_WAIT_MS;
         int n = zmq_poll (items, server->ops ? 5 : 4, ps_ops_timeout_ms (server->ops, timeout));
         ps_ops_run (server->ops);
+        s_evictions (server);
         if (n <= 0)
             continue;
         if (items[3].revents & ZMQ_POLLIN)
@@ -405,6 +458,16 @@ static void s_collect (void *arg, ps_metrics_t *m)
     ps_metrics_counter (m, "paystat_publish_snapshots_total",
                         "Snapshot and replay requests served.", NULL,
                         ps_snapshot_served (server->snapshots));
+    const char *refused = "Snapshot and replay requests refused: every session taken, or the "
+                          "sessions of the client's address.";
+    ps_metrics_counter (m, "paystat_publish_snapshots_refused_total", refused, "reason=\"busy\"",
+                        ps_snapshot_refused (server->snapshots, PS_SLOTS_BUSY));
+    ps_metrics_counter (m, "paystat_publish_snapshots_refused_total", refused,
+                        "reason=\"address\"",
+                        ps_snapshot_refused (server->snapshots, PS_SLOTS_PEER));
+    ps_metrics_counter (m, "paystat_publish_snapshots_dropped_total",
+                        "Snapshots and replays dropped because their client did not read.", NULL,
+                        ps_snapshot_stalled (server->snapshots));
     ps_metrics_gauge (m, "paystat_publish_topics", "Topics in the last-value cache.", NULL,
                       (double) ps_lvc_size (server->lvc));
     ps_metrics_gauge (m, "paystat_publish_cache_bytes",
@@ -425,10 +488,15 @@ static void s_collect (void *arg, ps_metrics_t *m)
                         "reason=\"too_long\"", ps_subs_refused (server->subs, PS_SUBS_TOO_LONG));
     ps_metrics_counter (m, "paystat_publish_subscriptions_refused_total", refused_help,
                         "reason=\"full\"", ps_subs_refused (server->subs, PS_SUBS_FULL));
-    const char *evicted_help = "Feed connections closed, by reason: a new prefix beyond "
-                               "--max-subscriptions, or subscribing too fast.";
+    ps_metrics_counter (m, "paystat_publish_subscriptions_refused_total", refused_help,
+                        "reason=\"connection\"", ps_subs_refused (server->subs, PS_SUBS_CONN));
+    const char *evicted_help = "Feed connections closed, by reason: holding the most when a new "
+                               "prefix was beyond --max-subscriptions, subscribing beyond "
+                               "--max-subscriptions-per-connection, or subscribing too fast.";
     ps_metrics_counter (m, "paystat_publish_subscribers_evicted_total", evicted_help,
-                        "reason=\"full\"", ps_subs_evicted (server->subs));
+                        "reason=\"full\"", ps_subs_evicted (server->subs, PS_SUBS_FULL));
+    ps_metrics_counter (m, "paystat_publish_subscribers_evicted_total", evicted_help,
+                        "reason=\"connection\"", ps_subs_evicted (server->subs, PS_SUBS_CONN));
     ps_metrics_counter (m, "paystat_publish_subscribers_evicted_total", evicted_help,
                         "reason=\"rate\"",
                         server->guard ? ps_subs_guard_closed (server->guard) : 0);
@@ -466,12 +534,18 @@ int main (int argc, char **argv)
         fprintf (stderr, "paystat-publish: unexpected argument '%s' (see --help)\n", argv[first]);
         return 2;
     }
-    long heartbeat_ms, hwm, replay_max, max_subscriptions;
+    long heartbeat_ms, hwm, replay_max, max_subscriptions, snapshot_timeout_ms, per_address,
+        per_connection;
     ps_log_level_t level;
     if (ps_config_long (s_options, "heartbeat-ms", 10, 3600000, &heartbeat_ms) != 0 ||
         ps_config_long (s_options, "feed-hwm", 1, 100000000, &hwm) != 0 ||
         ps_config_long (s_options, "replay-max", 0, 100000000, &replay_max) != 0 ||
-        ps_config_long (s_options, "max-subscriptions", 1, 10000000, &max_subscriptions) != 0)
+        ps_config_long (s_options, "snapshot-timeout-ms", 100, 3600000, &snapshot_timeout_ms) !=
+            0 ||
+        ps_config_long (s_options, "snapshot-per-address", 1, S_MAX_SESSIONS, &per_address) != 0 ||
+        ps_config_long (s_options, "max-subscriptions", 1, 10000000, &max_subscriptions) != 0 ||
+        ps_config_long (s_options, "max-subscriptions-per-connection", 2, 10000000,
+                        &per_connection) != 0)
         return 2;
     if (ps_log_level_parse (ps_config_get (s_options, "log-level")->value, &level) != 0) {
         fprintf (stderr, "invalid --log-level: must be debug, info, warn or error\n");
@@ -534,7 +608,9 @@ int main (int argc, char **argv)
         ps_sock_new (ctx, ZMQ_XPUB, ps_config_get (s_options, "feed")->value, true, &feed_opts);
     server.snap = ps_sock_new (ctx, ZMQ_ROUTER, ps_config_get (s_options, "snapshot")->value, true,
                                &snap_opts);
-    server.snapshots = server.snap ? ps_snapshot_new (server.snap, S_MAX_SESSIONS) : NULL;
+    ps_slots_limits_t slots = {S_MAX_SESSIONS, (size_t) per_address, snapshot_timeout_ms,
+                               PS_SNAPSHOT_CHUNK};
+    server.snapshots = server.snap ? ps_snapshot_new (server.snap, &slots) : NULL;
     int verbose = 1;
     if (!server.lvc || !server.ring || !server.digest || !server.input || !server.feed ||
         !server.snapshots ||
@@ -547,7 +623,7 @@ int main (int argc, char **argv)
         goto done;
     }
     int feed_port = s_feed_port (server.feed);
-    server.subs = ps_subs_new ((size_t) max_subscriptions, feed_port);
+    server.subs = ps_subs_new ((size_t) max_subscriptions, (size_t) per_connection, feed_port);
     if (feed_port >= 0)
         server.guard = ps_subs_guard_new (
             feed_port, &(ps_subs_limits_t){PS_SUBS_BURST, PS_SUBS_RATE, PS_SUBS_TOTAL_BURST,

@@ -13,7 +13,10 @@
     snapshot neither blocks publish nor buffers without bound: the socket
     is ZMQ_ROUTER_MANDATORY, a session whose peer's queue is full (its
     high-water mark) waits for the next turn, and one whose peer has gone
-    is dropped. A new request from the same peer replaces its session. */
+    is dropped. A new request from the same peer replaces its session.
+    Who may hold a session, and for how long, is ps_slots': one per client,
+    a few per peer address, and a session whose client has not read for a
+    while is dropped so that its slot serves someone else. */
 
 #ifndef PS_SNAPSHOT_H_INCLUDED
 #define PS_SNAPSHOT_H_INCLUDED
@@ -24,6 +27,7 @@
 
 #include "ps_lvc.h"
 #include "ps_ring.h"
+#include "ps_slots.h"
 
 /* Messages sent per session per turn, and cache entries looked at. */
 #define PS_SNAPSHOT_CHUNK 512
@@ -39,10 +43,11 @@ typedef struct {
 
 typedef struct ps_snapshot_t ps_snapshot_t;
 
-/*  Serves requests arriving on SOCK (a bound ROUTER, not owned), at most
-    MAX_SESSIONS at a time (more are refused with retry_later). Returns
-    NULL when out of memory. */
-ps_snapshot_t *ps_snapshot_new (void *sock, size_t max_sessions);
+/*  Serves requests arriving on SOCK (a bound ROUTER, not owned) within
+    LIMITS (ps_slots: more are refused with retry_later, stalled ones
+    dropped). Returns NULL when out of memory or when SOCK refuses
+    ZMQ_ROUTER_MANDATORY. */
+ps_snapshot_t *ps_snapshot_new (void *sock, const ps_slots_limits_t *limits);
 
 /*  Destroys the server and sets *SELF_P to NULL; NULL-safe. Sessions in
     progress are abandoned. */
@@ -53,12 +58,20 @@ void ps_snapshot_destroy (ps_snapshot_t **self_p);
     a message was read, -1 when none was waiting. */
 int ps_snapshot_accept (ps_snapshot_t *self, const ps_snapshot_src_t *src);
 
-/*  Sends the next chunk of every session and ends those that are done.
+/*  Sends the next chunk of every session, ends those that are done and
+    drops those stalled at NOW_MS (a monotonic clock; logged, counted).
     Returns the number of sessions still in progress; *BLOCKED is true when
     every one of them is waiting for its peer to read. */
-size_t ps_snapshot_serve (ps_snapshot_t *self, const ps_snapshot_src_t *src, bool *blocked);
+size_t ps_snapshot_serve (ps_snapshot_t *self, const ps_snapshot_src_t *src, int64_t now_ms,
+                          bool *blocked);
 
 /*  Requests served to the end so far. */
 uint64_t ps_snapshot_served (const ps_snapshot_t *self);
+
+/*  Sessions dropped because their client did not read. */
+uint64_t ps_snapshot_stalled (const ps_snapshot_t *self);
+
+/*  Requests refused for VERDICT (PS_SLOTS_BUSY or PS_SLOTS_PEER). */
+uint64_t ps_snapshot_refused (const ps_snapshot_t *self, ps_slots_verdict_t verdict);
 
 #endif

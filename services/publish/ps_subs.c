@@ -42,16 +42,35 @@
    meanwhile. */
 #define S_GUARD_MS 10
 
+/* A condemned connection is closed this long after: the notice of its
+   refusal, queued on the feed, leaves first. */
+#define S_GRACE_MS 500
+/* When the set is full, a connection holding fewer subscriptions than
+   this is never closed for it: a subscriber, not a flood. */
+#define S_FULL_EVICT_MIN 8
+
 /* Values of the map: what was decided for the prefix. */
 #define S_HELD_ACCEPTED ((void *) 1)
 #define S_HELD_REFUSED  ((void *) 2)
 
+/* What is known of the connection on one descriptor. */
+typedef struct {
+    size_t count;              /* subscriptions it sent */
+    int64_t condemned_ms;      /* when it was condemned; 0: it is not */
+    bool closed;               /* shut down already (libzmq has yet to see it) */
+    ps_subs_verdict_t verdict; /* why */
+} s_conn_share_t;
+
 struct ps_subs_t {
     ps_strmap_t *held; /* prefix -> S_HELD_ACCEPTED or S_HELD_REFUSED */
     size_t max;
+    size_t per_conn;
     int port;
     uint64_t refused[PS_SUBS_VERDICTS];
-    uint64_t evicted;
+    uint64_t evicted[PS_SUBS_VERDICTS];
+    s_conn_share_t *conns; /* indexed by descriptor */
+    size_t nconns;
+    size_t condemned; /* connections waiting for ps_subs_reap */
     int64_t last_try_ms;
     bool tried_once;
     int64_t last_warn_ms;
@@ -59,7 +78,7 @@ struct ps_subs_t {
     uint64_t refused_at_warn;
 };
 
-ps_subs_t *ps_subs_new (size_t max, int port)
+ps_subs_t *ps_subs_new (size_t max, size_t per_conn, int port)
 {
     ps_subs_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -70,6 +89,7 @@ ps_subs_t *ps_subs_new (size_t max, int port)
         return NULL;
     }
     self->max = max;
+    self->per_conn = per_conn;
     self->port = port;
     return self;
 }
@@ -80,6 +100,7 @@ void ps_subs_destroy (ps_subs_t **self_p)
     if (!self)
         return;
     ps_strmap_destroy (&self->held);
+    free (self->conns);
     free (self);
     *self_p = NULL;
 }
@@ -128,9 +149,147 @@ uint64_t ps_subs_refused (const ps_subs_t *self, ps_subs_verdict_t reason)
     return reason > PS_SUBS_ACCEPTED && reason < PS_SUBS_VERDICTS ? self->refused[reason] : 0;
 }
 
-uint64_t ps_subs_evicted (const ps_subs_t *self)
+uint64_t ps_subs_evicted (const ps_subs_t *self, ps_subs_verdict_t reason)
 {
-    return self->evicted;
+    return reason > PS_SUBS_ACCEPTED && reason < PS_SUBS_VERDICTS ? self->evicted[reason] : 0;
+}
+
+/* FD's share, grown into; NULL for a negative FD or out of memory. */
+static s_conn_share_t *s_share (ps_subs_t *self, int fd)
+{
+    if (fd < 0)
+        return NULL;
+    if ((size_t) fd >= self->nconns) {
+        size_t n = (size_t) fd * 2 + 64;
+        s_conn_share_t *grown = realloc (self->conns, n * sizeof *grown);
+        if (!grown)
+            return NULL;
+        memset (grown + self->nconns, 0, (n - self->nconns) * sizeof *grown);
+        self->conns = grown;
+        self->nconns = n;
+    }
+    return &self->conns[fd];
+}
+
+static void s_condemn (ps_subs_t *self, s_conn_share_t *share, ps_subs_verdict_t verdict,
+                       int64_t now_ms)
+{
+    if (share->condemned_ms)
+        return;
+    share->condemned_ms = now_ms > 0 ? now_ms : 1;
+    share->verdict = verdict;
+    self->condemned++;
+}
+
+/* The connection holding the most subscriptions and not condemned yet. */
+static int s_largest (const ps_subs_t *self)
+{
+    int best = -1;
+    for (size_t fd = 0; fd < self->nconns; fd++)
+        if (!self->conns[fd].condemned_ms &&
+            (best < 0 || self->conns[fd].count > self->conns[best].count))
+            best = (int) fd;
+    return best;
+}
+
+ps_subs_verdict_t ps_subs_subscribe_from (ps_subs_t *self, int fd, const char *prefix,
+                                          size_t len, int *condemned)
+{
+    *condemned = -1;
+    s_conn_share_t *share = s_share (self, fd);
+    if (!share)
+        return ps_subs_subscribe (self, prefix, len);
+    share->count++;
+    if (share->count > self->per_conn || share->condemned_ms) {
+        /* libzmq holds it already: the set mirrors it, refused. */
+        bool inserted;
+        void **slot = ps_strmap_put (self->held, prefix, len, &inserted);
+        if (slot && (inserted || *slot != S_HELD_ACCEPTED))
+            *slot = S_HELD_REFUSED;
+        self->refused[PS_SUBS_CONN]++;
+        if (!share->condemned_ms) {
+            s_condemn (self, share, PS_SUBS_CONN, ps_clock_ms ());
+            *condemned = fd;
+        }
+        return PS_SUBS_CONN;
+    }
+    ps_subs_verdict_t verdict = ps_subs_subscribe (self, prefix, len);
+    if (verdict != PS_SUBS_FULL)
+        return verdict;
+    int largest = s_largest (self);
+    if (largest >= 0 && self->conns[largest].count >= S_FULL_EVICT_MIN &&
+        self->conns[largest].count > share->count) {
+        s_condemn (self, &self->conns[largest], PS_SUBS_FULL, ps_clock_ms ());
+        *condemned = largest;
+    }
+    return verdict;
+}
+
+void ps_subs_reset (ps_subs_t *self, int fd)
+{
+    if (fd < 0 || (size_t) fd >= self->nconns)
+        return;
+    if (self->conns[fd].condemned_ms && !self->conns[fd].closed)
+        self->condemned--;
+    memset (&self->conns[fd], 0, sizeof self->conns[fd]);
+}
+
+size_t ps_subs_count (const ps_subs_t *self, int fd)
+{
+    return fd >= 0 && (size_t) fd < self->nconns ? self->conns[fd].count : 0;
+}
+
+bool ps_subs_reaping (const ps_subs_t *self)
+{
+    return self->condemned > 0;
+}
+
+static int s_shutdown_fd (int fd, int port, ps_subs_peer_t *peer);
+
+bool ps_subs_reap (ps_subs_t *self, int64_t now_ms, ps_subs_peer_t *peer,
+                   ps_subs_verdict_t *verdict)
+{
+    for (size_t fd = 0; self->condemned && fd < self->nconns; fd++) {
+        s_conn_share_t *share = &self->conns[fd];
+        if (!share->condemned_ms || share->closed || now_ms - share->condemned_ms < S_GRACE_MS)
+            continue;
+        *verdict = share->verdict;
+        /* Kept condemned (its further subscriptions refused) until the
+           monitor says it is gone; the shutdown is done once. */
+        share->closed = true;
+        self->condemned--;
+        if (s_shutdown_fd ((int) fd, self->port, peer) != 0)
+            continue;
+        self->evicted[*verdict]++;
+        return true;
+    }
+    return false;
+}
+
+const char *ps_subs_reason (const ps_subs_t *self, ps_subs_verdict_t verdict, char *buf,
+                            size_t size)
+{
+    switch (verdict) {
+    case PS_SUBS_TOO_LONG:
+        snprintf (buf, size, "a subscription longer than %zu bytes matches no topic",
+                  (size_t) PS_SUBS_PREFIX_MAX);
+        break;
+    case PS_SUBS_FULL:
+        snprintf (buf, size,
+                  "publish holds its %zu distinct prefixes (--max-subscriptions); subscribe "
+                  "again later",
+                  self->max);
+        break;
+    case PS_SUBS_CONN:
+        snprintf (buf, size,
+                  "more than %zu subscriptions on one connection "
+                  "(--max-subscriptions-per-connection); the connection is closed",
+                  self->per_conn);
+        break;
+    default:
+        snprintf (buf, size, "accepted");
+    }
+    return buf;
 }
 
 bool ps_subs_evict (ps_subs_t *self, int64_t now_ms, ps_subs_peer_t *peer)
@@ -144,13 +303,14 @@ bool ps_subs_evict (ps_subs_t *self, int64_t now_ms, ps_subs_peer_t *peer)
     self->last_try_ms = now_ms;
     if (ps_subs_drop_busy_peer (self->port, S_RECENT_MS, S_EVICT_MIN_BYTES, peer) != 0)
         return false;
-    self->evicted++;
+    self->evicted[PS_SUBS_FULL]++;
     return true;
 }
 
 bool ps_subs_warn_due (ps_subs_t *self, int64_t now_ms, uint64_t *since)
 {
-    uint64_t total = self->refused[PS_SUBS_TOO_LONG] + self->refused[PS_SUBS_FULL];
+    uint64_t total = self->refused[PS_SUBS_TOO_LONG] + self->refused[PS_SUBS_FULL] +
+                     self->refused[PS_SUBS_CONN];
     if (total == self->refused_at_warn ||
         (self->warned_once && now_ms - self->last_warn_ms < S_WARN_EVERY_MS))
         return false;
@@ -272,6 +432,24 @@ static int s_drop (const s_conn_t *conn, ps_subs_peer_t *peer)
         total += (size_t) n;
     }
     return 0;
+}
+
+/*  Closes the feed connection on descriptor FD, if it is one (an
+    established TCP connection on local port PORT: libzmq may have closed
+    it and reused the number meanwhile, for a connection the monitor will
+    announce). Returns 0 with *PEER, or -1. */
+static int s_shutdown_fd (int fd, int port, ps_subs_peer_t *peer)
+{
+    if (port < 0 || s_local_port (fd) != port)
+        return -1;
+    struct tcp_info info;
+    socklen_t len = sizeof info;
+    memset (&info, 0, sizeof info);
+    if (getsockopt (fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+        info.tcpi_state != S_TCP_ESTABLISHED)
+        return -1;
+    s_conn_t conn = {fd, info.tcpi_bytes_received, info.tcpi_last_data_recv, 0};
+    return s_drop (&conn, peer);
 }
 
 typedef struct {

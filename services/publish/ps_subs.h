@@ -35,12 +35,24 @@
     - ZMQ_RCVHWM PS_SUBS_RCVHWM on the feed: what libzmq reads ahead of
       publish from a connection.
 
-    The sender of a subscription is not visible through the XPUB: the
-    connection closed for it is, among the feed's TCP connections still
-    sending, the one that has sent the most (TCP_INFO). An idle subscriber
-    is never picked. Connections are closed with shutdown(2), which leaves
-    the descriptor to libzmq; what the peer sent that was not read yet is
-    read and dropped, or libzmq would still take it in. */
+    - each connection may send at most PER_CONN subscriptions (its share:
+      a few slow connections cannot fill the set): the one beyond is
+      refused and the connection is closed a moment later, once the
+      notice of the refusal has left (ps_subs_reap).
+
+    The sender of a subscription is the descriptor libzmq read it from:
+    the XPUB hands it over with each subscription (zmq_msg_get ZMQ_SRCFD,
+    kept by libzmq 4.3.4 through XPUB_VERBOSE), and the feed's monitor says
+    when a descriptor's connection is accepted or gone (ps_subs_reset), so
+    publish counts each connection's subscriptions. When the set is full,
+    the connection holding the most is closed, if it holds more than the
+    sender. Without a descriptor (an older libzmq) the connection closed
+    is, among the feed's TCP connections still sending, the one that has
+    sent the most (TCP_INFO; ps_subs_evict). Connections are closed with
+    shutdown(2), which leaves the descriptor to libzmq; what the peer sent
+    that was not read yet is read and dropped, or libzmq would still take
+    it in. A refused subscription to "$hb/<prefix>" is answered on that
+    topic with a notice saying why (PROTOCOL.md 5.7). */
 
 #ifndef PS_SUBS_H_INCLUDED
 #define PS_SUBS_H_INCLUDED
@@ -72,6 +84,7 @@ typedef enum {
     PS_SUBS_ACCEPTED = 0, /* held within the bounds */
     PS_SUBS_TOO_LONG,     /* longer than PS_SUBS_PREFIX_MAX: nothing can match it */
     PS_SUBS_FULL,         /* a new prefix beyond the bound: evict its sender */
+    PS_SUBS_CONN,         /* beyond its connection's share: that connection goes */
     PS_SUBS_VERDICTS
 } ps_subs_verdict_t;
 
@@ -84,10 +97,11 @@ typedef struct {
 
 typedef struct ps_subs_t ps_subs_t;
 
-/*  Creates an empty set accepting at most MAX distinct prefixes, for the
-    feed bound on TCP port PORT (-1: not TCP; nothing is ever evicted).
-    Returns NULL when out of memory. */
-ps_subs_t *ps_subs_new (size_t max, int port);
+/*  Creates an empty set accepting at most MAX distinct prefixes, and at
+    most PER_CONN subscriptions from one connection, for the feed bound on
+    TCP port PORT (-1: not TCP; nothing is ever evicted). Returns NULL when
+    out of memory. */
+ps_subs_t *ps_subs_new (size_t max, size_t per_conn, int port);
 
 /*  Destroys the set and sets *SELF_P to NULL; NULL-safe. */
 void ps_subs_destroy (ps_subs_t **self_p);
@@ -99,6 +113,38 @@ void ps_subs_destroy (ps_subs_t **self_p);
     set is still over its bound. */
 ps_subs_verdict_t ps_subs_subscribe (ps_subs_t *self, const char *prefix, size_t len);
 
+/*  As ps_subs_subscribe, for a subscription read from descriptor FD (-1:
+    unknown, then as ps_subs_subscribe). Counts it against FD's share: the
+    one beyond it is refused (PS_SUBS_CONN) and FD is condemned, to be
+    closed by ps_subs_reap. A PS_SUBS_FULL verdict condemns the
+    connection holding the most subscriptions, if it holds more than FD
+    and a few at least; *CONDEMNED is set to the descriptor condemned, or
+    -1. */
+ps_subs_verdict_t ps_subs_subscribe_from (ps_subs_t *self, int fd, const char *prefix,
+                                          size_t len, int *condemned);
+
+/*  The feed's monitor reported descriptor FD accepted or disconnected:
+    what was counted for it belonged to another connection. */
+void ps_subs_reset (ps_subs_t *self, int fd);
+
+/*  Subscriptions counted for FD's connection (0 when unknown). */
+size_t ps_subs_count (const ps_subs_t *self, int fd);
+
+/*  Closes one condemned connection whose notice had time to leave by
+    NOW_MS (a monotonic clock), described in *PEER with *VERDICT, why it
+    was condemned. Returns true when one was closed; call again until
+    false. */
+bool ps_subs_reap (ps_subs_t *self, int64_t now_ms, ps_subs_peer_t *peer,
+                   ps_subs_verdict_t *verdict);
+
+/*  True while condemned connections wait for ps_subs_reap. */
+bool ps_subs_reaping (const ps_subs_t *self);
+
+/*  Writes into BUF (SIZE bytes) the sentence that tells a subscriber why
+    a subscription got VERDICT; returns BUF. */
+const char *ps_subs_reason (const ps_subs_t *self, ps_subs_verdict_t verdict, char *buf,
+                            size_t size);
+
 /*  The feed reported that the last subscriber of PREFIX left or
     unsubscribed. Returns true when PREFIX had been accepted (its prefix
     heartbeats, if any, end now). */
@@ -107,11 +153,13 @@ bool ps_subs_unsubscribe (ps_subs_t *self, const char *prefix, size_t len);
 /*  Distinct prefixes held, refused ones included. */
 size_t ps_subs_size (const ps_subs_t *self);
 
-/*  Subscriptions refused for REASON (PS_SUBS_TOO_LONG or PS_SUBS_FULL). */
+/*  Subscriptions refused for REASON (PS_SUBS_TOO_LONG, PS_SUBS_FULL or
+    PS_SUBS_CONN). */
 uint64_t ps_subs_refused (const ps_subs_t *self, ps_subs_verdict_t reason);
 
-/*  Connections closed by ps_subs_evict. */
-uint64_t ps_subs_evicted (const ps_subs_t *self);
+/*  Connections closed for REASON: PS_SUBS_FULL (ps_subs_evict, or
+    condemned for a full set) or PS_SUBS_CONN (beyond their share). */
+uint64_t ps_subs_evicted (const ps_subs_t *self, ps_subs_verdict_t reason);
 
 /*  After a PS_SUBS_FULL verdict: closes the feed connection that most
     likely sent it (ps_subs_drop_busy_peer: one still sending that has

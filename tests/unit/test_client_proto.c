@@ -257,6 +257,30 @@ static void test_end_marker_and_refusal (void **state)
     msgpack_sbuffer_destroy (&m.buf);
 }
 
+static void test_a_subscription_refusal_notice_is_told_from_a_heartbeat (void **state)
+{
+    (void) state;
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    ps_error_t why = {PS_E_LIMIT, "prefix", "more than 128 subscriptions on one connection"};
+    ps_error_t got, err;
+    assert_int_equal (ps_refusal_encode (&why, &out), 0);
+    assert_int_equal (ps_refusal_decode (out.data, out.size, &got, &err), 0);
+    assert_int_equal (got.code, PS_E_LIMIT);
+    assert_string_equal (got.field, "prefix");
+    assert_string_equal (got.reason, why.reason);
+    /* A heartbeat is not a refusal. */
+    msgpack_sbuffer_clear (&out);
+    ps_heartbeat_t hb = {1, 2, 1000, true, "P/", 2, 7};
+    assert_int_equal (ps_heartbeat_encode (&hb, &out), 0);
+    assert_int_equal (ps_refusal_decode (out.data, out.size, &got, &err), -1);
+    assert_int_equal (err.code, PS_E_TYPE);
+    assert_string_equal (err.field, "type");
+    /* Nor is garbage. */
+    assert_int_equal (ps_refusal_decode ("\xc1", 1, &got, &err), -1);
+    msgpack_sbuffer_destroy (&out);
+}
+
 /* ---- Resend --------------------------------------------------------------- */
 
 static void test_resend_round_trip (void **state)
@@ -280,6 +304,7 @@ static void test_resend_round_trip (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_a_subscription_refusal_notice_is_told_from_a_heartbeat),
         cmocka_unit_test (test_feed_header_reads_the_numbering),
         cmocka_unit_test (test_feed_header_refuses_bad_numbering),
         cmocka_unit_test (test_heartbeats_round_trip),

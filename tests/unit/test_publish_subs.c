@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ps_sock.h"
 #include "ps_subs.h"
 
 static ps_subs_verdict_t s_sub (ps_subs_t *subs, const char *prefix)
@@ -33,7 +34,7 @@ static bool s_unsub (ps_subs_t *subs, const char *prefix)
 static void test_subscriptions_within_the_bound_are_accepted (void **state)
 {
     (void) state;
-    ps_subs_t *subs = ps_subs_new (3, -1);
+    ps_subs_t *subs = ps_subs_new (3, 1000, -1);
     assert_int_equal (s_sub (subs, ""), PS_SUBS_ACCEPTED);
     assert_int_equal (s_sub (subs, "CMI/2012/"), PS_SUBS_ACCEPTED);
     assert_int_equal (s_sub (subs, "$hb/CMI/2012/"), PS_SUBS_ACCEPTED);
@@ -63,7 +64,7 @@ static void test_a_prefix_longer_than_any_use_is_refused (void **state)
     assert_int_equal (PS_SUBS_PREFIX_MAX, 440);
     char prefix[PS_SUBS_PREFIX_MAX + 2];
     memset (prefix, 'x', sizeof prefix);
-    ps_subs_t *subs = ps_subs_new (10, -1);
+    ps_subs_t *subs = ps_subs_new (10, 1000, -1);
     assert_int_equal (ps_subs_subscribe (subs, prefix, PS_SUBS_PREFIX_MAX), PS_SUBS_ACCEPTED);
     assert_int_equal (ps_subs_subscribe (subs, prefix, PS_SUBS_PREFIX_MAX + 1), PS_SUBS_TOO_LONG);
     assert_int_equal (ps_subs_subscribe (subs, prefix, PS_SUBS_PREFIX_MAX + 2), PS_SUBS_TOO_LONG);
@@ -80,7 +81,7 @@ static void test_a_prefix_longer_than_any_use_is_refused (void **state)
 static void test_a_new_prefix_beyond_the_bound_is_refused_until_room_is_made (void **state)
 {
     (void) state;
-    ps_subs_t *subs = ps_subs_new (2, -1);
+    ps_subs_t *subs = ps_subs_new (2, 1000, -1);
     assert_int_equal (s_sub (subs, "A/"), PS_SUBS_ACCEPTED);
     assert_int_equal (s_sub (subs, "B/"), PS_SUBS_ACCEPTED);
     assert_int_equal (s_sub (subs, "C/"), PS_SUBS_FULL);
@@ -109,21 +110,21 @@ static void test_a_new_prefix_beyond_the_bound_is_refused_until_room_is_made (vo
 static void test_a_zero_bound_refuses_every_prefix (void **state)
 {
     (void) state;
-    ps_subs_t *subs = ps_subs_new (0, -1);
+    ps_subs_t *subs = ps_subs_new (0, 1000, -1);
     assert_int_equal (s_sub (subs, ""), PS_SUBS_FULL);
     assert_false (s_unsub (subs, ""));
     assert_int_equal (ps_subs_size (subs), 0);
     /* Not on TCP: no connection can be picked, none is closed. */
     ps_subs_peer_t peer;
     assert_false (ps_subs_evict (subs, 1000, &peer));
-    assert_int_equal (ps_subs_evicted (subs), 0);
+    assert_int_equal (ps_subs_evicted (subs, PS_SUBS_FULL), 0);
     ps_subs_destroy (&subs);
 }
 
 static void test_refusals_are_reported_at_most_every_ten_seconds (void **state)
 {
     (void) state;
-    ps_subs_t *subs = ps_subs_new (1, -1);
+    ps_subs_t *subs = ps_subs_new (1, 1000, -1);
     uint64_t since = 99;
     assert_false (ps_subs_warn_due (subs, 0, &since));
     assert_int_equal (s_sub (subs, "A/"), PS_SUBS_ACCEPTED);
@@ -265,7 +266,7 @@ static void test_the_connection_flooding_is_shut_down (void **state)
 
     /* Eviction for the bound: not a connection that sent a few bytes
        only, and one look per 20 ms at most. */
-    ps_subs_t *subs = ps_subs_new (1, port);
+    ps_subs_t *subs = ps_subs_new (1, 1000, port);
     ps_subs_peer_t peer;
     s_send_and_wait (idle, idle_server, 100);
     assert_false (ps_subs_evict (subs, 1000, &peer));
@@ -276,10 +277,10 @@ static void test_the_connection_flooding_is_shut_down (void **state)
     assert_int_equal (peer.fd, idle_server);
     assert_int_equal (peer.bytes, 20100);
     assert_true (s_ended (idle));
-    assert_int_equal (ps_subs_evicted (subs), 1);
+    assert_int_equal (ps_subs_evicted (subs, PS_SUBS_FULL), 1);
     /* Nothing left to close. */
     assert_false (ps_subs_evict (subs, 5000, &peer));
-    assert_int_equal (ps_subs_evicted (subs), 1);
+    assert_int_equal (ps_subs_evicted (subs, PS_SUBS_FULL), 1);
     ps_subs_destroy (&subs);
 
     s_close ((int[]){quiet, busy, idle, quiet_server, busy_server, idle_server, listener}, 7);
@@ -350,6 +351,113 @@ static void test_the_guard_closes_the_biggest_senders_beyond_the_total (void **s
     close (listener);
 }
 
+static ps_subs_verdict_t s_sub_from (ps_subs_t *subs, int fd, const char *prefix, int *condemned)
+{
+    return ps_subs_subscribe_from (subs, fd, prefix, strlen (prefix), condemned);
+}
+
+static void test_a_connection_beyond_its_share_is_refused_and_condemned (void **state)
+{
+    (void) state;
+    ps_subs_t *subs = ps_subs_new (100, 3, -1);
+    int condemned;
+    char prefix[16];
+    for (int i = 0; i < 3; i++) {
+        snprintf (prefix, sizeof prefix, "A/%d", i);
+        assert_int_equal (s_sub_from (subs, 7, prefix, &condemned), PS_SUBS_ACCEPTED);
+        assert_int_equal (condemned, -1);
+    }
+    assert_int_equal (ps_subs_count (subs, 7), 3);
+    /* The fourth is refused and its connection condemned, once. */
+    assert_int_equal (s_sub_from (subs, 7, "A/3", &condemned), PS_SUBS_CONN);
+    assert_int_equal (condemned, 7);
+    assert_true (ps_subs_reaping (subs));
+    assert_int_equal (s_sub_from (subs, 7, "A/4", &condemned), PS_SUBS_CONN);
+    assert_int_equal (condemned, -1);
+    assert_int_equal (ps_subs_refused (subs, PS_SUBS_CONN), 2);
+    /* The set mirrors libzmq's trie: the refused prefixes are held too. */
+    assert_int_equal (ps_subs_size (subs), 5);
+    assert_false (ps_subs_unsubscribe (subs, "A/3", 3));
+    /* Another connection has its own share. */
+    assert_int_equal (s_sub_from (subs, 8, "A/0", &condemned), PS_SUBS_ACCEPTED);
+    /* Not on a TCP feed: nothing to close, nothing closed. */
+    ps_subs_peer_t peer;
+    ps_subs_verdict_t why;
+    assert_false (ps_subs_reap (subs, ps_clock_ms () + 1000, &peer, &why));
+    assert_false (ps_subs_reaping (subs));
+    assert_int_equal (ps_subs_evicted (subs, PS_SUBS_CONN), 0);
+    /* A new connection on descriptor 7 starts from nothing. */
+    ps_subs_reset (subs, 7);
+    assert_int_equal (ps_subs_count (subs, 7), 0);
+    assert_int_equal (s_sub_from (subs, 7, "B/0", &condemned), PS_SUBS_ACCEPTED);
+    ps_subs_destroy (&subs);
+}
+
+static void test_a_full_set_condemns_the_connection_holding_the_most (void **state)
+{
+    (void) state;
+    ps_subs_t *subs = ps_subs_new (12, 100, -1);
+    int condemned;
+    char prefix[16];
+    for (int i = 0; i < 10; i++) {
+        snprintf (prefix, sizeof prefix, "HOG/%d", i);
+        assert_int_equal (s_sub_from (subs, 5, prefix, &condemned), PS_SUBS_ACCEPTED);
+    }
+    assert_int_equal (s_sub_from (subs, 9, "MINE/", &condemned), PS_SUBS_ACCEPTED);
+    assert_int_equal (s_sub_from (subs, 9, "$hb/MINE/", &condemned), PS_SUBS_ACCEPTED);
+    /* Full: the newcomer is refused, and the hog is condemned for it. */
+    assert_int_equal (s_sub_from (subs, 11, "NEW/", &condemned), PS_SUBS_FULL);
+    assert_int_equal (condemned, 5);
+    /* The hog itself, or one holding less than the sender, is not. */
+    ps_subs_reset (subs, 5);
+    assert_int_equal (s_sub_from (subs, 9, "MORE/", &condemned), PS_SUBS_FULL);
+    assert_int_equal (condemned, -1);
+    char why[PS_REASON_MAX];
+    assert_string_equal (ps_subs_reason (subs, PS_SUBS_FULL, why, sizeof why),
+                         "publish holds its 12 distinct prefixes (--max-subscriptions); "
+                         "subscribe again later");
+    assert_string_equal (ps_subs_reason (subs, PS_SUBS_CONN, why, sizeof why),
+                         "more than 100 subscriptions on one connection "
+                         "(--max-subscriptions-per-connection); the connection is closed");
+    ps_subs_destroy (&subs);
+}
+
+static void test_a_condemned_connection_is_closed_after_its_grace (void **state)
+{
+    (void) state;
+    /* A real connection on a listening port. */
+    int lsock = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    assert_int_equal (bind (lsock, (struct sockaddr *) &addr, sizeof addr), 0);
+    assert_int_equal (listen (lsock, 4), 0);
+    assert_int_equal (getsockname (lsock, (struct sockaddr *) &addr, &len), 0);
+    int client = socket (AF_INET, SOCK_STREAM, 0);
+    assert_int_equal (connect (client, (struct sockaddr *) &addr, sizeof addr), 0);
+    int server = accept (lsock, NULL, NULL);
+    assert_true (server >= 0);
+    ps_subs_t *subs = ps_subs_new (100, 2, ntohs (addr.sin_port));
+    int condemned;
+    s_sub_from (subs, server, "A", &condemned);
+    s_sub_from (subs, server, "$hb/A", &condemned);
+    assert_int_equal (s_sub_from (subs, server, "B", &condemned), PS_SUBS_CONN);
+    ps_subs_peer_t peer;
+    ps_subs_verdict_t why;
+    /* Not before its notice had time to leave. */
+    assert_false (ps_subs_reap (subs, ps_clock_ms (), &peer, &why));
+    assert_true (ps_subs_reap (subs, ps_clock_ms () + 1000, &peer, &why));
+    assert_int_equal (why, PS_SUBS_CONN);
+    assert_int_equal (peer.fd, server);
+    assert_int_equal (ps_subs_evicted (subs, PS_SUBS_CONN), 1);
+    assert_false (ps_subs_reap (subs, ps_clock_ms () + 2000, &peer, &why));
+    char buf[8];
+    assert_int_equal (recv (client, buf, sizeof buf, 0), 0); /* the peer sees the end */
+    ps_subs_destroy (&subs);
+    close (client);
+    close (server);
+    close (lsock);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +470,9 @@ int main (void)
         cmocka_unit_test (test_the_connection_flooding_is_shut_down),
         cmocka_unit_test (test_the_guard_closes_a_connection_sending_too_fast),
         cmocka_unit_test (test_the_guard_closes_the_biggest_senders_beyond_the_total),
+        cmocka_unit_test (test_a_connection_beyond_its_share_is_refused_and_condemned),
+        cmocka_unit_test (test_a_full_set_condemns_the_connection_holding_the_most),
+        cmocka_unit_test (test_a_condemned_connection_is_closed_after_its_grace),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
