@@ -20,6 +20,10 @@
 #define S_SILENT_INTERVALS    3    /* heartbeat intervals of silence before reconnecting */
 #define S_DEFAULT_SNAPSHOT_MS 5000
 #define S_RETRY_MS            200 /* before asking again after a refusal */
+/* Before asking again after a reply the client could not read: doubling
+   from the first to the last, until a sync completes. */
+#define S_BACKOFF_FIRST_MS 100
+#define S_BACKOFF_LAST_MS  5000
 
 typedef enum { S_IDLE, S_WAIT, S_SNAPSHOT, S_EMIT, S_LIVE } s_state_t;
 
@@ -74,6 +78,7 @@ struct ps_client_t {
     uint64_t snap_seq; /* highest seq an end marker of this sync reported */
     size_t asking;     /* snapshot: the prefix requested */
     int64_t req_deadline;
+    int backoff_ms; /* wait before the next request after an unreadable reply; 0: none */
     uint32_t interval_ms;
     const char *announce; /* RESYNC reason not yet reported */
     bool lost;            /* HEARTBEAT_LOST not yet reported */
@@ -435,6 +440,7 @@ static void s_emit_next (ps_client_t *self, ps_client_event_t *ev)
 static void s_sync_done (ps_client_t *self)
 {
     ps_sock_destroy (&self->dealer);
+    self->backoff_ms = 0;
     self->state = S_EMIT;
     self->cursor = 0;
     for (size_t i = 0; i < self->nprefixes; i++)
@@ -619,8 +625,14 @@ static int s_read_feed (ps_client_t *self, ps_client_event_t *ev)
     ps_feed_header_t hdr;
     ps_error_t err;
     if (ps_feed_header_decode (&hdr, body, size, &err) != 0) {
-        ps_log_every (PS_LOG_WARN, 10, "skipped an unreadable feed message", "topic=\"%.*s\" reason=\"%s\"",
-                 (int) (topic_len > 200 ? 200 : topic_len), topic, err.reason);
+        ps_log_every (PS_LOG_WARN, 10, "skipped an unreadable feed message",
+                      "topic=\"%.*s\" field=%s code=%s reason=\"%s\"",
+                      (int) (topic_len > 200 ? 200 : topic_len), topic, err.field,
+                      ps_err_name (err.code), err.reason);
+        self->stats.unreadable++;
+        /* A live view missed that message: it is no longer exact. */
+        if (self->state == S_LIVE)
+            s_resync (self, "gap", true);
         return 0;
     }
     if (s_new_epoch (self, hdr.epoch))
@@ -671,10 +683,34 @@ static int s_on_reply (ps_client_t *self, ps_error_t *err)
     return 0;
 }
 
+/*  A reply (or one message of it; HAS_TOPIC: self->frames holds it) could
+    not be read. The view cannot be proved exact without it, so the sync
+    cannot complete; and a publish that served it once will serve it again,
+    so asking again at once would spin. Drops the connection, and the rest
+    of the reply with it, and asks again after a backoff that doubles up to
+    S_BACKOFF_LAST_MS until a sync completes (docs/feed.md). */
+static void s_reply_unreadable (ps_client_t *self, bool has_topic, const ps_error_t *err)
+{
+    self->backoff_ms = self->backoff_ms == 0 ? S_BACKOFF_FIRST_MS
+                       : self->backoff_ms >= S_BACKOFF_LAST_MS / 2 ? S_BACKOFF_LAST_MS
+                                                                   : self->backoff_ms * 2;
+    size_t topic_len = has_topic ? zmq_msg_size (&self->frames[0]) : 0;
+    ps_log_every (PS_LOG_WARN, 10, "refused an unreadable snapshot reply; asking again later",
+                  "topic=\"%.*s\" field=%s code=%s reason=\"%s\" retry_ms=%d",
+                  (int) (topic_len > 200 ? 200 : topic_len),
+                  has_topic ? (const char *) zmq_msg_data (&self->frames[0]) : "", err->field,
+                  ps_err_name (err->code), err->reason, self->backoff_ms);
+    self->stats.unreadable++;
+    ps_sock_destroy (&self->dealer);
+    self->req_deadline = ps_clock_ms () + self->backoff_ms;
+}
+
 /*  Reads one reply on the snapshot socket. Returns 0 when one was
     handled, -1 when none was waiting. */
 static int s_read_snapshot (ps_client_t *self)
 {
+    if (!self->dealer)
+        return -1; /* backing off after an unreadable reply */
     int n = s_recv (self, self->dealer);
     if (n < 0)
         return -1;
@@ -682,8 +718,7 @@ static int s_read_snapshot (ps_client_t *self)
     ps_error_t err = {PS_E_TYPE, "", "a reply is [topic, body]"};
     if (n == 2 && s_on_reply (self, &err) == 0)
         return 0;
-    ps_warn ("bad snapshot reply; asking again", "reason=\"%s\"", err.reason);
-    s_request (self, true);
+    s_reply_unreadable (self, n == 2, &err);
     return 0;
 }
 

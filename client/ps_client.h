@@ -88,10 +88,11 @@ typedef struct {
 } ps_client_event_t;
 
 typedef struct {
-    uint64_t messages; /* feed messages applied */
-    uint64_t resyncs;  /* resyncs started, the first one included */
-    uint64_t gaps;     /* resyncs because of a "prev" that did not match */
-    uint64_t digests;  /* resyncs because a prefix digest did not match */
+    uint64_t messages;   /* feed messages applied */
+    uint64_t resyncs;    /* resyncs started, the first one included */
+    uint64_t gaps;       /* resyncs because of a "prev" that did not match */
+    uint64_t digests;    /* resyncs because a prefix digest did not match */
+    uint64_t unreadable; /* feed messages and snapshot replies refused as unreadable */
 } ps_client_stats_t;
 
 typedef struct ps_client_t ps_client_t;

@@ -502,6 +502,10 @@ RATIO = {"type": "ratio", "name": "abroad_vs_domestic", "period": "2012", "value
 REJECT = {"type": "reject", "producer": "p1", "batch_seq": 4, "index": 0, "code": "overflow",
           "field": "count", "reason": "CMI/2012/ count would exceed 9223372036854775807"}
 
+# A cell's body always holds type, source, period, gran and dims (PROTOCOL.md 5.4).
+ROLLED_UP = {"type": "cell", "source": "CMI", "period": "2012-Q3", "gran": "quarter",
+             "dims": {"card": "*", "channel": "ecommerce"}, "count": 3}
+
 
 def update(epoch, items, useq=1):
     return {"v": 1, "type": "update", "epoch": epoch, "useq": useq, "items": items}
@@ -519,13 +523,11 @@ vector("update_special_topics", "update",
        "A ratio, a compute-side reject and a rolled-up cell ('*' values, sorted dims).",
        pack(update(7, [["$ratio/abroad_vs_domestic/2012", pack(RATIO)],
                        ["$reject", pack(REJECT)],
-                       ["CMI/2012-Q3/card=*,channel=ecommerce", pack({"type": "cell",
-                                                                      "count": 3})]])),
+                       ["CMI/2012-Q3/card=*,channel=ecommerce", pack(ROLLED_UP)]])),
        {"epoch": 7, "useq": 1,
         "items": [{"topic": "$ratio/abroad_vs_domestic/2012", "body": RATIO},
                   {"topic": "$reject", "body": REJECT},
-                  {"topic": "CMI/2012-Q3/card=*,channel=ecommerce",
-                   "body": {"type": "cell", "count": 3}}]},
+                  {"topic": "CMI/2012-Q3/card=*,channel=ecommerce", "body": ROLLED_UP}]},
        canonical=True)
 vector("update_bad_topic", "update", "Topic dims not sorted by name.",
        pack(update(7, [["CMI/2012/channel=x,card=y", pack({"type": "cell"})]])),

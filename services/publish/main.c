@@ -5,6 +5,7 @@
     falls behind or loses its connection can rebuild exactly the current
     state (PROTOCOL.md, sections 5.3 to 5.6). */
 
+#include "ps_body.h"
 #include "ps_config.h"
 #include "ps_digest.h"
 #include "ps_log.h"
@@ -97,6 +98,7 @@ typedef struct {
     msgpack_sbuffer reply;
     uint64_t updates, messages, bad_frames;
     uint64_t rate_closed; /* the guard's closings logged so far */
+    uint64_t refused[PS_BODY__COUNT]; /* update items refused, by reason */
     ps_ops_t *ops;
     ps_security_t *security;
 } s_server_t;
@@ -170,6 +172,28 @@ static void s_publish_items (s_server_t *server, const ps_update_item_t *items, 
     }
 }
 
+/*  Drops from the N ITEMS of one update those whose body a subscriber
+    could not read (ps_body_check), counting and logging each, and returns
+    how many are left, in order. The others are published all the same. */
+static size_t s_keep_valid (s_server_t *server, ps_update_item_t *items, size_t n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        ps_body_fault_t fault;
+        if (items[i].body_len > 0 && ps_body_check (items[i].topic, items[i].topic_len,
+                                                    items[i].body, items[i].body_len, &fault) != 0) {
+            server->refused[fault.reason]++;
+            ps_log_every (PS_LOG_WARN, 10, "refused an update item its subscribers could not read",
+                          "topic=\"%.*s\" field=%s reason=%s why=\"%s\"",
+                          (int) items[i].topic_len, items[i].topic, fault.error.field,
+                          ps_body_reason_name (fault.reason), fault.error.reason);
+            continue;
+        }
+        items[kept++] = items[i];
+    }
+    return kept;
+}
+
 /* Sends FRAME to compute's routing identity ID. */
 static void s_reply (s_server_t *server, zmq_msg_t *id, const msgpack_sbuffer *frame)
 {
@@ -225,6 +249,7 @@ static int s_handle (s_server_t *server, int flags)
         goto done;
     }
     server->updates++;
+    n = s_keep_valid (server, server->items, n);
     s_publish_items (server, server->items, n);
     msgpack_sbuffer_clear (&server->reply);
     if (ps_progress_encode (useq, &server->reply) == 0)
@@ -455,6 +480,13 @@ static void s_collect (void *arg, ps_metrics_t *m)
                         NULL, server->messages);
     ps_metrics_counter (m, "paystat_publish_bad_frames_total",
                         "Frames from compute dropped as malformed.", NULL, server->bad_frames);
+    for (int r = 0; r < PS_BODY__COUNT; r++) {
+        char label[48];
+        snprintf (label, sizeof label, "reason=\"%s\"", ps_body_reason_name ((ps_body_reason_t) r));
+        ps_metrics_counter (m, "paystat_publish_items_refused_total",
+                            "Update items refused as unreadable to subscribers, by reason.", label,
+                            server->refused[r]);
+    }
     ps_metrics_counter (m, "paystat_publish_snapshots_total",
                         "Snapshot and replay requests served.", NULL,
                         ps_snapshot_served (server->snapshots));

@@ -145,14 +145,23 @@ static int s_teardown (void **state)
     return 0;
 }
 
-/* A body {"type": "cell", "n": N, "pad": PAD bytes}. */
+/*  A body {"type": "cell", the other keys every cell has (publish refuses
+    a cell without them), "n": N, "pad": PAD bytes}. */
 static void s_body (msgpack_sbuffer *buf, int n, size_t pad)
 {
     msgpack_packer pk;
     msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 3);
+    msgpack_pack_map (&pk, 7);
     msgpack_pack_str_with_body (&pk, "type", 4);
     msgpack_pack_str_with_body (&pk, "cell", 4);
+    msgpack_pack_str_with_body (&pk, "source", 6);
+    msgpack_pack_str_with_body (&pk, "A", 1);
+    msgpack_pack_str_with_body (&pk, "period", 6);
+    msgpack_pack_str_with_body (&pk, "2012", 4);
+    msgpack_pack_str_with_body (&pk, "gran", 4);
+    msgpack_pack_str_with_body (&pk, "year", 4);
+    msgpack_pack_str_with_body (&pk, "dims", 4);
+    msgpack_pack_map (&pk, 0);
     msgpack_pack_str_with_body (&pk, "n", 1);
     msgpack_pack_int (&pk, n);
     msgpack_pack_str_with_body (&pk, "pad", 3);

@@ -1,0 +1,432 @@
+/*  ps_body: the check of an update item's body; see ps_body.h.
+
+    The body is read as raw MessagePack headers, as ps_msgpack_check does:
+    msgpack-c would build an object tree (and allocate) for every body of
+    the hot path only to look at its top-level keys. */
+
+#include "ps_body.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Bytes of a key quoted back in a reason. */
+#define S_QUOTE_MAX 40
+
+static const char *const s_reason_names[PS_BODY__COUNT] = {
+    [PS_BODY_RESERVED] = "reserved", [PS_BODY_DUPLICATE] = "duplicate",
+    [PS_BODY_MISSING] = "missing",   [PS_BODY_TYPE] = "type",
+    [PS_BODY_DIMS] = "dims",         [PS_BODY_LIMIT] = "limit",
+    [PS_BODY_DECODE] = "decode",
+};
+
+const char *ps_body_reason_name (ps_body_reason_t reason)
+{
+    return reason < PS_BODY__COUNT ? s_reason_names[reason] : "unknown";
+}
+
+/* ---- Raw MessagePack headers ---------------------------------------------- */
+
+typedef enum { S_NIL, S_BOOL, S_INT, S_FLOAT, S_STR, S_BIN, S_EXT, S_ARRAY, S_MAP } s_kind_t;
+
+typedef struct {
+    s_kind_t kind;
+    const uint8_t *str; /* S_STR: its bytes */
+    uint64_t n;         /* S_STR: its length; S_ARRAY: elements; S_MAP: pairs */
+} s_obj_t;
+
+/*  Reads the object at *P (before END) into *O and moves *P past its
+    header, and past its payload when it is not a container. Returns -1
+    when the bytes end first or at the unused byte 0xc1. */
+static int s_next (const uint8_t **p, const uint8_t *end, s_obj_t *o)
+{
+    if (*p >= end)
+        return -1;
+    uint8_t b = *(*p)++;
+    size_t len_bytes = 0;
+    uint64_t payload = 0;
+    o->n = 0;
+    o->str = NULL;
+    if (b <= 0x7f || b >= 0xe0) {
+        o->kind = S_INT;
+        return 0;
+    }
+    if (b >= 0xa0 && b <= 0xbf) {
+        o->kind = S_STR;
+        payload = b & 0x1f;
+    } else if (b <= 0x8f) {
+        o->kind = S_MAP;
+        o->n = b & 0x0f;
+        return 0;
+    } else if (b <= 0x9f) {
+        o->kind = S_ARRAY;
+        o->n = b & 0x0f;
+        return 0;
+    } else
+        switch (b) {
+        case 0xc0:
+            o->kind = S_NIL;
+            return 0;
+        case 0xc2:
+        case 0xc3:
+            o->kind = S_BOOL;
+            return 0;
+        case 0xc4:
+        case 0xc5:
+        case 0xc6:
+            o->kind = S_BIN;
+            len_bytes = (size_t) 1 << (b - 0xc4);
+            break;
+        case 0xc7:
+        case 0xc8:
+        case 0xc9:
+            o->kind = S_EXT;
+            len_bytes = (size_t) 1 << (b - 0xc7);
+            payload = 1; /* the type byte */
+            break;
+        case 0xca:
+        case 0xcb:
+            o->kind = S_FLOAT;
+            payload = b == 0xca ? 4 : 8;
+            break;
+        case 0xcc:
+        case 0xcd:
+        case 0xce:
+        case 0xcf:
+            o->kind = S_INT;
+            payload = (uint64_t) 1 << (b - 0xcc);
+            break;
+        case 0xd0:
+        case 0xd1:
+        case 0xd2:
+        case 0xd3:
+            o->kind = S_INT;
+            payload = (uint64_t) 1 << (b - 0xd0);
+            break;
+        case 0xd4:
+        case 0xd5:
+        case 0xd6:
+        case 0xd7:
+        case 0xd8:
+            o->kind = S_EXT;
+            payload = 1 + ((uint64_t) 1 << (b - 0xd4));
+            break;
+        case 0xd9:
+        case 0xda:
+        case 0xdb:
+            o->kind = S_STR;
+            len_bytes = (size_t) 1 << (b - 0xd9);
+            break;
+        case 0xdc:
+        case 0xdd:
+            o->kind = S_ARRAY;
+            len_bytes = (size_t) 2 << (b - 0xdc);
+            break;
+        case 0xde:
+        case 0xdf:
+            o->kind = S_MAP;
+            len_bytes = (size_t) 2 << (b - 0xde);
+            break;
+        default: /* 0xc1 */
+            return -1;
+        }
+    if ((size_t) (end - *p) < len_bytes)
+        return -1;
+    uint64_t n = 0;
+    for (size_t i = 0; i < len_bytes; i++)
+        n = n << 8 | (*p)[i];
+    *p += len_bytes;
+    if (o->kind == S_ARRAY || o->kind == S_MAP) {
+        o->n = n;
+        return 0;
+    }
+    payload += n;
+    if (payload > (uint64_t) (end - *p))
+        return -1;
+    if (o->kind == S_STR) {
+        o->str = *p;
+        o->n = payload;
+    }
+    *p += payload;
+    return 0;
+}
+
+/*  Moves *P past the elements of O, whose header was just read (nothing
+    to do for a scalar). Returns -1 when the bytes end first. Each object
+    takes at least one byte, so this ends within END - *P steps. */
+static int s_skip (const uint8_t **p, const uint8_t *end, const s_obj_t *o)
+{
+    uint64_t todo = o->kind == S_MAP ? 2 * o->n : o->kind == S_ARRAY ? o->n : 0;
+    while (todo > 0) {
+        if (todo > (uint64_t) (end - *p))
+            return -1;
+        s_obj_t in;
+        if (s_next (p, end, &in) != 0)
+            return -1;
+        todo--;
+        todo += in.kind == S_MAP ? 2 * in.n : in.kind == S_ARRAY ? in.n : 0;
+    }
+    return 0;
+}
+
+/* ---- What each message holds ------------------------------------------------ */
+
+/* W_DIMS: a map whose entries are checked too (s_dims). */
+typedef enum { W_STR, W_INT, W_FLOAT, W_MAP, W_DIMS } s_want_t;
+
+typedef struct {
+    const char *name;
+    uint8_t len;
+    uint8_t want;     /* s_want_t */
+    uint8_t required; /* unless the type is "removed" */
+} s_key_t;
+
+#define S_KEY(name, want, required) {name, sizeof name - 1, want, required}
+
+/* "type" comes first in every table: its index is 0. PROTOCOL.md 5.4. */
+static const s_key_t s_cell_keys[] = {
+    S_KEY ("type", W_STR, 1),
+    S_KEY ("source", W_STR, 1),
+    S_KEY ("period", W_STR, 1),
+    S_KEY ("gran", W_STR, 1),
+    S_KEY ("dims", W_DIMS, 1),
+    S_KEY ("count", W_INT, 0),
+    S_KEY ("amount", W_INT, 0),
+    S_KEY ("currency", W_STR, 0),
+    S_KEY ("exp", W_INT, 0),
+    S_KEY ("avg_ticket", W_FLOAT, 0),
+    S_KEY ("yoy_count_pct", W_FLOAT, 0),
+    S_KEY ("yoy_amount_pct", W_FLOAT, 0),
+    S_KEY ("yoy_avg_ticket_pct", W_FLOAT, 0),
+    S_KEY ("pop_count_pct", W_FLOAT, 0),
+    S_KEY ("pop_amount_pct", W_FLOAT, 0),
+    S_KEY ("pop_avg_ticket_pct", W_FLOAT, 0),
+    S_KEY ("ytd_count", W_INT, 0),
+    S_KEY ("ytd_amount", W_INT, 0),
+    S_KEY ("ytd_avg_ticket", W_FLOAT, 0),
+    S_KEY ("ytd_yoy_count_pct", W_FLOAT, 0),
+    S_KEY ("ytd_yoy_amount_pct", W_FLOAT, 0),
+    S_KEY ("ytd_yoy_avg_ticket_pct", W_FLOAT, 0),
+    S_KEY ("share", W_MAP, 0),
+};
+
+static const s_key_t s_ratio_keys[] = {
+    S_KEY ("type", W_STR, 1),      S_KEY ("name", W_STR, 1),      S_KEY ("period", W_STR, 1),
+    S_KEY ("value", W_FLOAT, 0),   S_KEY ("numerator", W_MAP, 1), S_KEY ("denominator", W_MAP, 1),
+};
+
+static const s_key_t s_reject_keys[] = {
+    S_KEY ("type", W_STR, 1),  S_KEY ("producer", W_STR, 1), S_KEY ("batch_seq", W_INT, 1),
+    S_KEY ("index", W_INT, 1), S_KEY ("code", W_STR, 1),     S_KEY ("field", W_STR, 1),
+    S_KEY ("reason", W_STR, 1),
+};
+
+/* The numbering publish puts in front of every body (PROTOCOL.md 5.4). */
+static const s_key_t s_reserved_keys[] = {
+    S_KEY ("v", W_INT, 0),
+    S_KEY ("seq", W_INT, 0),
+    S_KEY ("prev", W_INT, 0),
+    S_KEY ("epoch", W_INT, 0),
+};
+
+#define S_COUNT(a) (int) (sizeof (a) / sizeof (a)[0])
+
+/* What a topic's items are: the key table, and the message type. */
+typedef struct {
+    const s_key_t *keys;
+    int nkeys;
+    const char *type; /* "cell", "ratio" or "reject" */
+    bool removable;   /* may also be {"type": "removed"} */
+} s_message_t;
+
+static const s_message_t s_cell = {s_cell_keys, S_COUNT (s_cell_keys), "cell", true};
+static const s_message_t s_ratio = {s_ratio_keys, S_COUNT (s_ratio_keys), "ratio", true};
+static const s_message_t s_reject = {s_reject_keys, S_COUNT (s_reject_keys), "reject", false};
+
+static const char *const s_want_names[] = {"a string", "an integer", "a float", "a map",
+                                           "a map"};
+
+static const char *s_kind_name (s_kind_t kind)
+{
+    static const char *const names[] = {"nil", "bool", "int", "float", "str",
+                                        "bin", "ext",  "array", "map"};
+    return names[kind];
+}
+
+static bool s_is (const s_obj_t *o, const char *text, size_t len)
+{
+    return o->kind == S_STR && o->n == len && memcmp (o->str, text, len) == 0;
+}
+
+/* Returns the index of string O in KEYS, or -1. */
+static int s_find (const s_key_t *keys, int n, const s_obj_t *o)
+{
+    for (int i = 0; i < n; i++)
+        if (keys[i].len == o->n && memcmp (keys[i].name, o->str, o->n) == 0)
+            return i;
+    return -1;
+}
+
+/*  Fills *FAULT; returns -1. */
+static int s_fault (ps_body_fault_t *fault, ps_body_reason_t reason, ps_err_t code,
+                    const char *field, const char *fmt, ...)
+    __attribute__ ((format (printf, 5, 6)));
+static int s_fault (ps_body_fault_t *fault, ps_body_reason_t reason, ps_err_t code,
+                    const char *field, const char *fmt, ...)
+{
+    fault->reason = reason;
+    fault->error.code = code;
+    fault->error.field = field;
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (fault->error.reason, sizeof fault->error.reason, fmt, ap);
+    va_end (ap);
+    return -1;
+}
+
+/*  The length of a key quoted back: at most S_QUOTE_MAX bytes, not ending
+    inside a UTF-8 sequence. */
+static int s_quote_len (const s_obj_t *key)
+{
+    size_t len = key->n;
+    if (len <= S_QUOTE_MAX)
+        return (int) len;
+    len = S_QUOTE_MAX;
+    while (len > 0 && (key->str[len] & 0xc0) == 0x80)
+        len--;
+    return (int) len;
+}
+
+static bool s_want_ok (s_want_t want, s_kind_t kind)
+{
+    switch (want) {
+    case W_STR:
+        return kind == S_STR;
+    case W_INT:
+        return kind == S_INT;
+    case W_FLOAT:
+        return kind == S_FLOAT;
+    default: /* W_MAP, W_DIMS */
+        return kind == S_MAP;
+    }
+}
+
+/*  Checks the dims map whose header O was just read and moves *P past
+    it: at most PS_MAX_DIMS entries name -> value, names valid and
+    distinct, values valid or "*" (a rolled-up dimension). */
+static int s_dims (const uint8_t **p, const uint8_t *end, const s_obj_t *o,
+                   ps_body_fault_t *fault)
+{
+    if (o->n > PS_MAX_DIMS)
+        return s_fault (fault, PS_BODY_DIMS, PS_E_DIMS, "dims", "dims has %llu entries, at most %d",
+                        (unsigned long long) o->n, PS_MAX_DIMS);
+    s_obj_t names[PS_MAX_DIMS];
+    for (uint64_t i = 0; i < o->n; i++) {
+        s_obj_t name, value;
+        if (s_next (p, end, &name) != 0 || s_next (p, end, &value) != 0)
+            return s_fault (fault, PS_BODY_DECODE, PS_E_DECODE, "dims", "dims is truncated");
+        if (name.kind != S_STR || value.kind != S_STR)
+            return s_fault (fault, PS_BODY_DIMS, PS_E_DIMS, "dims",
+                            "dims must map strings to strings, got %s -> %s",
+                            s_kind_name (name.kind), s_kind_name (value.kind));
+        if (!ps_dim_name_valid ((const char *) name.str, name.n) ||
+            !(s_is (&value, "*", 1) || ps_dim_value_valid ((const char *) value.str, value.n)))
+            return s_fault (fault, PS_BODY_DIMS, PS_E_DIMS, "dims",
+                            "dims entry '%.*s' is not a valid name and value", s_quote_len (&name),
+                            (const char *) name.str);
+        for (uint64_t k = 0; k < i; k++)
+            if (s_is (&names[k], (const char *) name.str, name.n))
+                return s_fault (fault, PS_BODY_DIMS, PS_E_DIMS, "dims",
+                                "dimension '%.*s' appears twice", s_quote_len (&name),
+                                (const char *) name.str);
+        names[i] = name;
+    }
+    return 0;
+}
+
+int ps_body_check (const char *topic, size_t topic_len, const uint8_t *body, size_t size,
+                   ps_body_fault_t *fault)
+{
+    const s_message_t *m = &s_cell;
+    size_t ratio = strlen (PS_TOPIC_RATIO_PREFIX);
+    if (topic_len == 7 && memcmp (topic, "$reject", 7) == 0)
+        m = &s_reject;
+    else if (topic_len >= ratio && memcmp (topic, PS_TOPIC_RATIO_PREFIX, ratio) == 0)
+        m = &s_ratio;
+
+    const uint8_t *p = body, *end = body + size;
+    s_obj_t map;
+    if (s_next (&p, end, &map) != 0)
+        return s_fault (fault, PS_BODY_DECODE, PS_E_DECODE, "", "the body is not MessagePack");
+    if (map.kind != S_MAP)
+        return s_fault (fault, PS_BODY_TYPE, PS_E_TYPE, "", "the body must be a map, got %s",
+                        s_kind_name (map.kind));
+    if (map.n > PS_BODY_KEYS_MAX)
+        return s_fault (fault, PS_BODY_LIMIT, PS_E_LIMIT, "", "%llu keys, at most %d per body",
+                        (unsigned long long) map.n, PS_BODY_KEYS_MAX);
+    uint32_t seen = 0; /* bit I: m->keys[I] was given */
+    s_obj_t type = {S_NIL, NULL, 0};
+    s_obj_t unknown[PS_BODY_KEYS_MAX];
+    size_t nunknown = 0;
+    for (uint64_t k = 0; k < map.n; k++) {
+        s_obj_t key, value;
+        if (s_next (&p, end, &key) != 0)
+            return s_fault (fault, PS_BODY_DECODE, PS_E_DECODE, "", "the body is truncated");
+        if (key.kind != S_STR)
+            return s_fault (fault, PS_BODY_TYPE, PS_E_TYPE, "",
+                            "key %llu of the body is %s, not a string", (unsigned long long) k,
+                            s_kind_name (key.kind));
+        int r = s_find (s_reserved_keys, S_COUNT (s_reserved_keys), &key);
+        if (r >= 0)
+            return s_fault (fault, PS_BODY_RESERVED, PS_E_SYNTAX, s_reserved_keys[r].name,
+                            "key \"%s\" is publish's numbering, not the body's",
+                            s_reserved_keys[r].name);
+        int i = s_find (m->keys, m->nkeys, &key);
+        if (i < 0) {
+            /* Unknown keys are passed on (PROTOCOL.md 11), but only once each. */
+            for (size_t u = 0; u < nunknown; u++)
+                if (s_is (&unknown[u], (const char *) key.str, key.n))
+                    return s_fault (fault, PS_BODY_DUPLICATE, PS_E_SYNTAX, "",
+                                    "key \"%.*s\" appears twice", s_quote_len (&key),
+                                    (const char *) key.str);
+            unknown[nunknown++] = key;
+        } else if (seen & (1u << i))
+            return s_fault (fault, PS_BODY_DUPLICATE, PS_E_SYNTAX, m->keys[i].name,
+                            "key \"%s\" appears twice", m->keys[i].name);
+        if (i >= 0)
+            seen |= 1u << i;
+        if (s_next (&p, end, &value) != 0)
+            return s_fault (fault, PS_BODY_DECODE, PS_E_DECODE, i < 0 ? "" : m->keys[i].name,
+                            "the body is truncated");
+        if (i >= 0 && !s_want_ok ((s_want_t) m->keys[i].want, value.kind))
+            return s_fault (fault, PS_BODY_TYPE, PS_E_TYPE, m->keys[i].name,
+                            "%s must be %s, got %s", m->keys[i].name,
+                            s_want_names[m->keys[i].want], s_kind_name (value.kind));
+        if (i == 0)
+            type = value;
+        if (i >= 0 && m->keys[i].want == W_DIMS) {
+            if (s_dims (&p, end, &value, fault) != 0)
+                return -1;
+        } else if (s_skip (&p, end, &value) != 0)
+            return s_fault (fault, PS_BODY_DECODE, PS_E_DECODE, i < 0 ? "" : m->keys[i].name,
+                            "the body is truncated");
+    }
+    if (p != end)
+        return s_fault (fault, PS_BODY_DECODE, PS_E_DECODE, "", "%zu trailing bytes after the body",
+                        (size_t) (end - p));
+    if (!(seen & 1u))
+        return s_fault (fault, PS_BODY_MISSING, PS_E_MISSING, "type", "type is missing");
+    bool removed = m->removable && s_is (&type, "removed", 7);
+    if (!removed && !s_is (&type, m->type, strlen (m->type)))
+        return s_fault (fault, PS_BODY_TYPE, PS_E_TYPE, "type",
+                        "type \"%.*s\" on topic '%.*s', which carries \"%s\"%s",
+                        s_quote_len (&type), (const char *) type.str,
+                        (int) (topic_len > S_QUOTE_MAX ? S_QUOTE_MAX : topic_len), topic, m->type,
+                        m->removable ? " or \"removed\"" : "");
+    for (int i = 1; i < m->nkeys && !removed; i++)
+        if (m->keys[i].required && !(seen & (1u << i)))
+            return s_fault (fault, PS_BODY_MISSING, PS_E_MISSING, m->keys[i].name,
+                            "a %s needs %s", m->type, m->keys[i].name);
+    return 0;
+}
