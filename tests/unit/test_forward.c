@@ -105,6 +105,14 @@ static void s_position (s_fixture_t *f, uint64_t applied, uint64_t ckpt, bool re
     msgpack_sbuffer_destroy (&buf);
 }
 
+/*  The hello goes out (and is forgotten), compute asks for everything. */
+static void s_synced (s_fixture_t *f)
+{
+    ps_forward_pump (f->forward, 0);
+    f->n = 0;
+    s_position (f, 0, 0, true, 0, 1);
+}
+
 static void s_assert_entry (s_fixture_t *f, int i, const char *text)
 {
     assert_true (i < f->n);
@@ -143,9 +151,7 @@ static void test_window (void **state)
     s_fixture_t *f = *state;
     s_commit_entries (f, 1, 10);
     assert_int_equal (ps_journal_append (f->journal, "open", 4), 0); /* not committed */
-    ps_forward_pump (f->forward, 0);
-    f->n = 0;
-    s_position (f, 0, 0, true, 0, 1);
+    s_synced (f);
     ps_forward_pump (f->forward, 1);
     assert_int_equal (f->n, 3);
     s_assert_entry (f, 0, "e1");
@@ -174,9 +180,7 @@ static void test_full_link (void **state)
 {
     s_fixture_t *f = *state;
     s_commit_entries (f, 1, 3);
-    ps_forward_pump (f->forward, 0);
-    f->n = 0;
-    s_position (f, 0, 0, true, 0, 1);
+    s_synced (f);
     f->accept = 1;
     ps_forward_pump (f->forward, 1);
     assert_int_equal (f->n, 1);
@@ -203,9 +207,7 @@ static void test_stuck (void **state)
     assert_int_equal (ps_journal_append (f->journal, "an entry much too large", 23), 0);
     assert_int_equal (ps_journal_append (f->journal, "e3", 2), 0);
     assert_int_equal (ps_journal_commit (f->journal), 0);
-    ps_forward_pump (f->forward, 0);
-    f->n = 0;
-    s_position (f, 0, 0, true, 0, 1);
+    s_synced (f);
     ps_forward_pump (f->forward, 1);
     assert_int_equal (f->n, 1);
     s_assert_entry (f, 0, "e1");
