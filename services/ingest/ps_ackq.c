@@ -98,7 +98,7 @@ void ps_ackq_flush (ps_ackq_t *self, void *sock, ps_ingest_t *ingest, const char
         const char *p = it->data;
         int rc = 0;
         for (int f = 0; f < it->nenv && rc == 0; f++) {
-            rc = ps_sock_send (sock, p, it->lens[f], ZMQ_SNDMORE);
+            rc = ps_sock_send (sock, p, it->lens[f], ZMQ_SNDMORE | ZMQ_DONTWAIT);
             p += it->lens[f];
         }
         if (rc != 0)
@@ -106,9 +106,9 @@ void ps_ackq_flush (ps_ackq_t *self, void *sock, ps_ingest_t *ingest, const char
         if (refuse_reason && it->seq) {
             ps_ingest_refuse (ingest, it->producer, it->seq, refuse_reason);
             const msgpack_sbuffer *ack = ps_ingest_ack (ingest);
-            ps_sock_send (sock, ack->data, ack->size, 0);
+            ps_sock_send (sock, ack->data, ack->size, ZMQ_DONTWAIT);
         } else
-            ps_sock_send (sock, p, it->ack_len, 0);
+            ps_sock_send (sock, p, it->ack_len, ZMQ_DONTWAIT);
     }
     s_clear (self);
 }

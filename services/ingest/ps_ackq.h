@@ -35,7 +35,9 @@ int ps_ackq_push (ps_ackq_t *self, zmq_msg_t *env, int nenv, const char *produce
 /*  Acks waiting. */
 size_t ps_ackq_size (const ps_ackq_t *self);
 
-/*  Sends every queued ack on SOCK (a ROUTER) and empties the queue. With
+/*  Sends every queued ack on SOCK (a ROUTER: never waits, a reply to a
+    peer that has gone or does not read is dropped and the producer
+    resends) and empties the queue. With
     REFUSE_REASON not NULL the group failed: each ack of a readable batch
     is first replaced by retry_later with that reason (ps_ingest_refuse on
     INGEST). */
