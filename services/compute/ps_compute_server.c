@@ -316,10 +316,11 @@ static void s_read_progress (ps_compute_server_t *self)
 {
     zmq_msg_t msg;
     zmq_msg_init (&msg);
-    while (zmq_msg_recv (&msg, self->out, ZMQ_DONTWAIT) >= 0) {
+    int n;
+    while ((n = ps_sock_recv_parts (self->out, &msg, 1)) >= 0) {
         uint64_t pos;
         ps_error_t err;
-        if (zmq_msg_more (&msg))
+        if (n == 0)
             ps_log_every (PS_LOG_WARN, 10, "ignored a multipart frame from publish", NULL);
         else if (ps_resend_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) == 0) {
             ps_engine_dirty_all (self->engine);
