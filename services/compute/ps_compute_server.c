@@ -37,10 +37,10 @@
 #define S_MAX_PARTS 3
 
 struct ps_compute_server_t {
-    ps_service_t *service; /* not owned */
+    ps_service_t *service;   /* not owned */
     ps_security_t *security; /* the service's */
-    void *in;              /* ROUTER: journal entries and hellos in, positions out */
-    void *out;             /* DEALER: updates to publish, progress back */
+    void *in;                /* ROUTER: journal entries and hellos in, positions out */
+    void *out;               /* DEALER: updates to publish, progress back */
     ps_engine_t *engine;
     ps_upstream_t *upstream; /* each ingest's journal position */
     ps_stall_t *stall;       /* entries refused: the ingests stuck on them */
@@ -118,11 +118,12 @@ static bool s_admit (ps_compute_server_t *self, zmq_msg_t *body, const char *ing
     self->refused_unlogged++;
     int64_t now = ps_clock_ms ();
     if (self->refused_logged_ms == 0 || now - self->refused_logged_ms >= S_REFUSED_LOG_MS) {
-        ps_log_every (PS_LOG_WARN, 10, known ? "message ignored: an ingest's key may only speak for the ingest id "
-                         "it is named after"
-                       : "message ignored: its key is no longer allowed",
-                 "key=%s ingest=%s refused_since_last_log=%" PRIu64, known ? name : "?", ingest,
-                 self->refused_unlogged);
+        ps_log_every (PS_LOG_WARN, 10,
+                      known ? "message ignored: an ingest's key may only speak for the ingest id "
+                              "it is named after"
+                            : "message ignored: its key is no longer allowed",
+                      "key=%s ingest=%s refused_since_last_log=%" PRIu64, known ? name : "?",
+                      ingest, self->refused_unlogged);
         self->refused_logged_ms = now;
         self->refused_unlogged = 0;
     }
@@ -136,8 +137,9 @@ static void s_hello (ps_compute_server_t *self, const void *id, size_t id_len, z
     ps_hello_t hello;
     ps_error_t err;
     if (ps_hello_decode (zmq_msg_data (body), zmq_msg_size (body), &hello, &err) != 0) {
-        ps_log_every (PS_LOG_WARN, 10, "bad frame from ingest dropped", "code=%s field=%s reason=\"%s\"",
-                 ps_err_name (err.code), err.field ? err.field : "", err.reason);
+        ps_log_every (PS_LOG_WARN, 10, "bad frame from ingest dropped",
+                      "code=%s field=%s reason=\"%s\"", ps_err_name (err.code),
+                      err.field ? err.field : "", err.reason);
         return;
     }
     if (!s_admit (self, body, hello.ingest))
@@ -482,7 +484,8 @@ static void s_collect (void *arg, ps_metrics_t *m)
                       (double) cp->last_bytes);
     ps_metrics_gauge (m, "paystat_compute_publish_unconfirmed",
                       "Update frames sent to publish and not yet confirmed.", NULL,
-                      (double) (ps_engine_useq (self->engine) - ps_pacing_confirmed (self->pacing)));
+                      (double) (ps_engine_useq (self->engine) -
+                                ps_pacing_confirmed (self->pacing)));
     ps_metrics_gauge (m, "paystat_compute_publish_queued_bytes",
                       "Bytes of update frames waiting in compute for publish to take them.", NULL,
                       (double) ps_outbox_bytes (self->outbox));
