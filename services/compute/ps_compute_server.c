@@ -276,8 +276,9 @@ static void s_handle (ps_compute_server_t *self, int nparts)
     case S_BAD:
         break;
     }
-    ps_warn ("bad frame from ingest dropped", "bytes=%zu code=%s field=%s reason=\"%s\"",
-             zmq_msg_size (body), ps_err_name (err.code), err.field ? err.field : "", err.reason);
+    ps_log_every (PS_LOG_WARN, 10, "bad frame from ingest dropped",
+                  "bytes=%zu code=%s field=%s reason=\"%s\"", zmq_msg_size (body),
+                  ps_err_name (err.code), err.field ? err.field : "", err.reason);
 }
 
 /* Writes a checkpoint when something was applied since the last one, and
