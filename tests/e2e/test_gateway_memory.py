@@ -12,6 +12,7 @@ import zmq
 
 import psclient
 from test_gateway import DATASET, gateway_factory  # noqa: F401
+from test_hostile import sanitized
 
 TOPICS = 200_000
 PER_TOPIC_MAX = 1024     # bytes of resident memory per topic; measured about 810
@@ -89,7 +90,9 @@ def test_gateway_memory_per_topic(pipeline, gateway_factory):  # noqa: F811
     peak = status_kib(gw.service.pid, "VmHWM")
     per_topic = (peak - baseline) * 1024 / TOPICS
     print(f"ready in {ready_s:.1f} s; VmHWM {peak} KiB; {per_topic:.0f} bytes per topic")
-    assert per_topic <= PER_TOPIC_MAX, f"{per_topic:.0f} bytes per topic"
+    # Not under AddressSanitizer, whose shadow memory says nothing about the gateway's own.
+    if not sanitized(gw.service.exe):
+        assert per_topic <= PER_TOPIC_MAX, f"{per_topic:.0f} bytes per topic"
     # The view still answers, its JSON built on demand.
     answer = gw.json("/api/v1/indicators?prefix=MEM/2012-01-01/&limit=5")
     assert answer["count"] == (TOPICS + 365) // 366 and len(answer["indicators"]) == 5

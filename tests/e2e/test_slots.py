@@ -45,7 +45,8 @@ def fill_publish(pipeline, topics, per_update=5000):
     try:
         for useq, first in enumerate(range(0, topics, per_update), start=1):
             items = [[f"HOLD/2012/c={i:06d}",
-                      pack({"type": "cell", "source": "HOLD", "count": i})]
+                      pack({"type": "cell", "source": "HOLD", "period": "2012",
+                                 "gran": "year", "dims": {"c": f"{i:06d}"}, "count": i})]
                      for i in range(first, min(first + per_update, topics))]
             sock.send(pack({"v": 1, "type": "update", "epoch": epoch, "useq": useq,
                             "items": items}))
