@@ -53,8 +53,8 @@ def parse_prometheus(text):
     return samples
 
 
-def scrape(pipeline, service):
-    status, body = get(pipeline.http[service] + "/metrics")
+def scrape(pipeline, service, timeout=5):
+    status, body = get(pipeline.http[service] + "/metrics", timeout)
     assert status == 200
     return parse_prometheus(body)
 

@@ -24,7 +24,8 @@ pack = psclient.pack
 
 
 def metric(pipeline, name, labels=""):
-    return scrape(pipeline, "publish").get((name, labels), 0)
+    # Patient: under a sanitizer on a loaded machine an answer can take seconds.
+    return scrape(pipeline, "publish", timeout=60).get((name, labels), 0)
 
 
 def wait_until(predicate, timeout, what):
