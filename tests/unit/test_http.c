@@ -29,9 +29,7 @@ static void s_hello (void *arg, ps_http_request_t *request)
     ps_http_reply (request, 200, "text/plain", body, (size_t) n);
 }
 
-/*  Sends REQUEST to the server and runs the server's side of the loop
-    until the response is complete; returns it in RESPONSE. */
-static size_t s_exchange (ps_http_t *http, const char *request, char *response, size_t size)
+static int s_connect (const ps_http_t *http)
 {
     int fd = socket (AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = {0};
@@ -39,6 +37,14 @@ static size_t s_exchange (ps_http_t *http, const char *request, char *response, 
     addr.sin_port = htons ((uint16_t) ps_http_port (http));
     addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
     assert_int_equal (connect (fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    return fd;
+}
+
+/*  Sends REQUEST to the server and runs the server's side of the loop
+    until the response is complete; returns it in RESPONSE. */
+static size_t s_exchange (ps_http_t *http, const char *request, char *response, size_t size)
+{
+    int fd = s_connect (http);
     assert_int_equal (write (fd, request, strlen (request)), (ssize_t) strlen (request));
     size_t got = 0;
     for (int rounds = 0; rounds < 2000; rounds++) {
@@ -92,16 +98,6 @@ static void test_bad_listen_address (void **state)
     assert_null (ps_http_new (":80", NULL));
 }
 
-static int s_connect (const ps_http_t *http)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons ((uint16_t) ps_http_port (http));
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    assert_int_equal (connect (fd, (struct sockaddr *) &addr, sizeof addr), 0);
-    return fd;
-}
 
 /*  Runs the server until FD is closed by it (read returns 0 or an error). */
 static void s_until_closed (ps_http_t *http, int fd)
