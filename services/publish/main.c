@@ -513,7 +513,10 @@ static void s_collect (void *arg, ps_metrics_t *m)
                       "Connections open on the feed (subscribers, handshakes included).", NULL,
                       (double) server->subscribers);
     ps_metrics_gauge (m, "paystat_publish_subscriptions",
-                      "Distinct prefixes subscribed on the feed, refused ones included.", NULL,
+                      "Distinct prefixes subscribed on the feed and accepted.", NULL,
+                      (double) ps_subs_accepted (server->subs));
+    ps_metrics_gauge (m, "paystat_publish_subscriptions_held",
+                      "Distinct prefixes libzmq holds for the feed, refused ones included.", NULL,
                       (double) ps_subs_size (server->subs));
     const char *refused_help = "Feed subscriptions refused, by reason.";
     ps_metrics_counter (m, "paystat_publish_subscriptions_refused_total", refused_help,

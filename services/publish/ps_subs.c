@@ -45,6 +45,12 @@
 /* A condemned connection is closed this long after: the notice of its
    refusal, queued on the feed, leaves first. */
 #define S_GRACE_MS 500
+/* A condemned connection that sends more than this many subscriptions
+   after its condemnation is closed at once: the refused pair (a prefix
+   and its "$hb/" twin) that carries the notice has arrived, and what it
+   sends on is held by libzmq until it is closed. A reconnecting SUB
+   sends all its subscriptions again at once, hundreds of them. */
+#define S_CONDEMNED_SLACK 8
 /* When the set is full, a connection holding fewer subscriptions than
    this is never closed for it: a subscriber, not a flood. */
 #define S_FULL_EVICT_MIN 8
@@ -58,11 +64,13 @@ typedef struct {
     size_t count;              /* subscriptions it sent */
     int64_t condemned_ms;      /* when it was condemned; 0: it is not */
     bool closed;               /* shut down already (libzmq has yet to see it) */
+    bool hurried;              /* its grace cut short: it went on sending */
     ps_subs_verdict_t verdict; /* why */
 } s_conn_share_t;
 
 struct ps_subs_t {
     ps_strmap_t *held; /* prefix -> S_HELD_ACCEPTED or S_HELD_REFUSED */
+    size_t accepted;   /* prefixes held as S_HELD_ACCEPTED: at most max */
     size_t max;
     size_t per_conn;
     int port;
@@ -127,21 +135,32 @@ ps_subs_verdict_t ps_subs_subscribe (ps_subs_t *self, const char *prefix, size_t
     if (!inserted && *slot == S_HELD_ACCEPTED)
         return PS_SUBS_ACCEPTED;
     /* New, or refused before and held since by its other subscribers: it
-       fits once the set, counting it, is back within the bound. */
-    if (ps_strmap_size (self->held) > self->max)
+       fits once the accepted ones leave it room. Refused prefixes do not
+       take room: they are held only until their connections close, and
+       counting them would let refused traffic shut out new subscribers. */
+    if (self->accepted >= self->max)
         return s_refuse (self, slot, PS_SUBS_FULL);
     *slot = S_HELD_ACCEPTED;
+    self->accepted++;
     return PS_SUBS_ACCEPTED;
 }
 
 bool ps_subs_unsubscribe (ps_subs_t *self, const char *prefix, size_t len)
 {
-    return ps_strmap_remove (self->held, prefix, len) == S_HELD_ACCEPTED;
+    if (ps_strmap_remove (self->held, prefix, len) != S_HELD_ACCEPTED)
+        return false;
+    self->accepted--;
+    return true;
 }
 
 size_t ps_subs_size (const ps_subs_t *self)
 {
     return ps_strmap_size (self->held);
+}
+
+size_t ps_subs_accepted (const ps_subs_t *self)
+{
+    return self->accepted;
 }
 
 uint64_t ps_subs_refused (const ps_subs_t *self, ps_subs_verdict_t reason)
@@ -210,6 +229,9 @@ ps_subs_verdict_t ps_subs_subscribe_from (ps_subs_t *self, int fd, const char *p
         if (!share->condemned_ms) {
             s_condemn (self, share, PS_SUBS_CONN, ps_clock_ms ());
             *condemned = fd;
+        } else if (!share->hurried && !share->closed &&
+                   share->count > self->per_conn + S_CONDEMNED_SLACK) {
+            share->hurried = true;
         }
         return PS_SUBS_CONN;
     }
@@ -251,7 +273,8 @@ bool ps_subs_reap (ps_subs_t *self, int64_t now_ms, ps_subs_peer_t *peer,
 {
     for (size_t fd = 0; self->condemned && fd < self->nconns; fd++) {
         s_conn_share_t *share = &self->conns[fd];
-        if (!share->condemned_ms || share->closed || now_ms - share->condemned_ms < S_GRACE_MS)
+        if (!share->condemned_ms || share->closed ||
+            (!share->hurried && now_ms - share->condemned_ms < S_GRACE_MS))
             continue;
         *verdict = share->verdict;
         /* Kept condemned (its further subscriptions refused) until the

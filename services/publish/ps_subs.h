@@ -38,7 +38,14 @@
     - each connection may send at most PER_CONN subscriptions (its share:
       a few slow connections cannot fill the set): the one beyond is
       refused and the connection is closed a moment later, once the
-      notice of the refusal has left (ps_subs_reap).
+      notice of the refusal has left (ps_subs_reap), or at once if it
+      goes on sending (a reconnecting SUB sends all its subscriptions
+      again in one go).
+
+    MAX bounds the accepted prefixes. Refused ones are held by libzmq too,
+    but only until their connections close, so they take no room from new
+    subscribers: otherwise connections past their share, each holding
+    hundreds of refused prefixes for a moment, would shut everyone out.
 
     The sender of a subscription is the descriptor libzmq read it from:
     the XPUB hands it over with each subscription (zmq_msg_get ZMQ_SRCFD,
@@ -150,8 +157,12 @@ const char *ps_subs_reason (const ps_subs_t *self, ps_subs_verdict_t verdict, ch
     heartbeats, if any, end now). */
 bool ps_subs_unsubscribe (ps_subs_t *self, const char *prefix, size_t len);
 
-/*  Distinct prefixes held, refused ones included. */
+/*  Distinct prefixes libzmq holds, refused ones included (these only
+    until their connections close). */
 size_t ps_subs_size (const ps_subs_t *self);
+
+/*  Distinct prefixes accepted: at most the bound. */
+size_t ps_subs_accepted (const ps_subs_t *self);
 
 /*  Subscriptions refused for REASON (PS_SUBS_TOO_LONG, PS_SUBS_FULL or
     PS_SUBS_CONN). */

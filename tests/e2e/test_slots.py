@@ -136,6 +136,7 @@ def test_clients_that_never_read_lose_their_snapshot_slots(pipeline_factory):
 SLOW_CONNECTIONS = 40
 PREFIXES_PER_SECOND = 10
 MAX_SUBSCRIPTIONS = 10_000  # publish's default
+PER_CONNECTION = 128  # publish's default --max-subscriptions-per-connection
 
 
 class SlowSubscribers:
@@ -189,19 +190,22 @@ class SlowSubscribers:
         self.thread.join(10)
 
 
-@pytest.mark.xfail(strict=False, reason="#14 finding 6 still open: on a loaded machine the table "
-                   "was seen at 16,076 of --max-subscriptions 10,000 (closing note, session 4)")
 def test_slow_connections_cannot_fill_the_subscription_table(pipeline):
     hogs = SlowSubscribers(pipeline.feed_endpoint)
     sub = None
     try:
         # Unbounded per connection, 40 x 20 subscriptions a second fill the
         # table in about 12 s; give them twice that.
-        sizes = []
+        # Sampled: what is accepted stays within each connection's share,
+        # whatever the refused ones that reconnections bring (held only
+        # until their connections are closed).
+        sizes, held = [], []
         deadline = time.monotonic() + 25
         while time.monotonic() < deadline:
-            sizes.append(metric(pipeline, "paystat_publish_subscriptions"))
-            assert sizes[-1] < MAX_SUBSCRIPTIONS, "the slow connections filled the table"
+            page = scrape(pipeline, "publish", timeout=60)
+            sizes.append(page[("paystat_publish_subscriptions", "")])
+            held.append(page[("paystat_publish_subscriptions_held", "")])
+            assert sizes[-1] <= SLOW_CONNECTIONS * PER_CONNECTION, (sizes, held)
             time.sleep(0.5)
         sub = SubProcess(pipeline, "--timeout-ms", "120000", "LEGIT/")
         wait_until(sub.synced, 60, "a new paystat sub to sync while they go on")
@@ -220,6 +224,10 @@ def test_slow_connections_cannot_fill_the_subscription_table(pipeline):
         log = pipeline["publish"].log_text()
         assert "closed a feed connection for its subscriptions" in log, log[-3000:]
         assert "feed subscription refused" in log, log[-3000:]
+        # Once the slow connections are gone, so is all they held.
+        hogs.close()
+        wait_until(lambda: metric(pipeline, "paystat_publish_subscriptions_held") <= 2, 60,
+                   "their subscriptions to go with them")
     finally:
         hogs.close()
         if sub:

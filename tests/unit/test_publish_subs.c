@@ -375,8 +375,10 @@ static void test_a_connection_beyond_its_share_is_refused_and_condemned (void **
     assert_int_equal (s_sub_from (subs, 7, "A/4", &condemned), PS_SUBS_CONN);
     assert_int_equal (condemned, -1);
     assert_int_equal (ps_subs_refused (subs, PS_SUBS_CONN), 2);
-    /* The set mirrors libzmq's trie: the refused prefixes are held too. */
+    /* The set mirrors libzmq's trie: the refused prefixes are held too,
+       but only the accepted ones count against the bound. */
     assert_int_equal (ps_subs_size (subs), 5);
+    assert_int_equal (ps_subs_accepted (subs), 3);
     assert_false (ps_subs_unsubscribe (subs, "A/3", 3));
     /* Another connection has its own share. */
     assert_int_equal (s_sub_from (subs, 8, "A/0", &condemned), PS_SUBS_ACCEPTED);
@@ -390,6 +392,36 @@ static void test_a_connection_beyond_its_share_is_refused_and_condemned (void **
     ps_subs_reset (subs, 7);
     assert_int_equal (ps_subs_count (subs, 7), 0);
     assert_int_equal (s_sub_from (subs, 7, "B/0", &condemned), PS_SUBS_ACCEPTED);
+    ps_subs_destroy (&subs);
+}
+
+static void test_refused_prefixes_leave_room_for_new_subscribers (void **state)
+{
+    (void) state;
+    ps_subs_t *subs = ps_subs_new (4, 2, -1);
+    int condemned;
+    char prefix[16];
+    /* A connection past its share, sending hundreds more (a reconnecting
+       SUB sends every subscription again at once). */
+    for (int i = 0; i < 300; i++) {
+        snprintf (prefix, sizeof prefix, "HOG/%d", i);
+        s_sub_from (subs, 5, prefix, &condemned);
+    }
+    assert_int_equal (ps_subs_size (subs), 300);
+    assert_int_equal (ps_subs_accepted (subs), 2);
+    /* A subscriber that comes now is accepted: the refused prefixes,
+       gone with their connection soon, take no room. */
+    assert_int_equal (s_sub_from (subs, 9, "MINE/", &condemned), PS_SUBS_ACCEPTED);
+    assert_int_equal (s_sub_from (subs, 9, "$hb/MINE/", &condemned), PS_SUBS_ACCEPTED);
+    assert_int_equal (ps_subs_accepted (subs), 4);
+    assert_int_equal (s_sub_from (subs, 11, "MORE/", &condemned), PS_SUBS_FULL);
+    /* The last unsubscription of an accepted prefix gives its room back;
+       a refused one's does not. */
+    assert_false (ps_subs_unsubscribe (subs, "HOG/7", 5));
+    assert_int_equal (ps_subs_accepted (subs), 4);
+    assert_true (ps_subs_unsubscribe (subs, "HOG/0", 5));
+    assert_int_equal (ps_subs_accepted (subs), 3);
+    assert_int_equal (s_sub_from (subs, 11, "MORE/", &condemned), PS_SUBS_ACCEPTED);
     ps_subs_destroy (&subs);
 }
 
@@ -425,18 +457,10 @@ static void test_a_full_set_condemns_the_connection_holding_the_most (void **sta
 static void test_a_condemned_connection_is_closed_after_its_grace (void **state)
 {
     (void) state;
-    /* A real connection on a listening port. */
-    int lsock = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
-    socklen_t len = sizeof addr;
-    assert_int_equal (bind (lsock, (struct sockaddr *) &addr, sizeof addr), 0);
-    assert_int_equal (listen (lsock, 4), 0);
-    assert_int_equal (getsockname (lsock, (struct sockaddr *) &addr, &len), 0);
-    int client = socket (AF_INET, SOCK_STREAM, 0);
-    assert_int_equal (connect (client, (struct sockaddr *) &addr, sizeof addr), 0);
-    int server = accept (lsock, NULL, NULL);
-    assert_true (server >= 0);
-    ps_subs_t *subs = ps_subs_new (100, 2, ntohs (addr.sin_port));
+    int server, port;
+    int lsock = s_listen (&port);
+    int client = s_connect (lsock, port, &server);
+    ps_subs_t *subs = ps_subs_new (100, 2, port);
     int condemned;
     s_sub_from (subs, server, "A", &condemned);
     s_sub_from (subs, server, "$hb/A", &condemned);
@@ -450,12 +474,26 @@ static void test_a_condemned_connection_is_closed_after_its_grace (void **state)
     assert_int_equal (peer.fd, server);
     assert_int_equal (ps_subs_evicted (subs, PS_SUBS_CONN), 1);
     assert_false (ps_subs_reap (subs, ps_clock_ms () + 2000, &peer, &why));
-    char buf[8];
-    assert_int_equal (recv (client, buf, sizeof buf, 0), 0); /* the peer sees the end */
+    assert_true (s_ended (client));
+    /* One that goes on sending after its refusal (a reconnecting SUB
+       sends everything again at once) is closed without waiting. */
+    int server2;
+    int client2 = s_connect (lsock, port, &server2);
+    char prefix[16];
+    for (int i = 0; i < 10; i++) {
+        snprintf (prefix, sizeof prefix, "C/%d", i);
+        s_sub_from (subs, server2, prefix, &condemned);
+    }
+    assert_false (ps_subs_reap (subs, ps_clock_ms (), &peer, &why));
+    for (int i = 10; i < 20; i++) {
+        snprintf (prefix, sizeof prefix, "C/%d", i);
+        assert_int_equal (s_sub_from (subs, server2, prefix, &condemned), PS_SUBS_CONN);
+    }
+    assert_true (ps_subs_reap (subs, ps_clock_ms (), &peer, &why));
+    assert_int_equal (peer.fd, server2);
+    assert_true (s_ended (client2));
     ps_subs_destroy (&subs);
-    close (client);
-    close (server);
-    close (lsock);
+    s_close ((int[]){client, server, client2, server2, lsock}, 5);
 }
 
 int main (void)
@@ -473,6 +511,7 @@ int main (void)
         cmocka_unit_test (test_a_connection_beyond_its_share_is_refused_and_condemned),
         cmocka_unit_test (test_a_full_set_condemns_the_connection_holding_the_most),
         cmocka_unit_test (test_a_condemned_connection_is_closed_after_its_grace),
+        cmocka_unit_test (test_refused_prefixes_leave_room_for_new_subscribers),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
