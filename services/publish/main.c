@@ -36,6 +36,10 @@
 #define S_REAP_WAIT_MS 50
 /* Snapshot requests read per loop turn. */
 #define S_ACCEPT_MAX 16
+/* Subscription changes read per loop turn: a storm of them (a crowd of
+   SUBs reconnecting, each sending all it ever subscribed) must not keep
+   the loop from its heartbeats, snapshots and updates. */
+#define S_SUBSCRIPTIONS_MAX 1024
 
 static ps_option_t s_options[] = {
     {"bind", "PAYSTAT_PUBLISH_BIND", "tcp://127.0.0.1:7403",
@@ -377,10 +381,14 @@ static void s_subscriptions (s_server_t *server)
     zmq_msg_t msg;
     zmq_msg_init (&msg);
     size_t skip = strlen (PS_TOPIC_HB_PREFIX);
-    /* A subscription's descriptor is counted for the connection the
-       monitor last announced on it: read the announcements first. */
-    s_count_subscribers (server);
-    while (zmq_msg_recv (&msg, server->feed, ZMQ_DONTWAIT) >= 0) {
+    for (int n = 0; n < S_SUBSCRIPTIONS_MAX && zmq_msg_recv (&msg, server->feed, ZMQ_DONTWAIT) >= 0;
+         n++) {
+        /* A subscription's descriptor is counted for the connection the
+           monitor last announced on it: read the announcements first, for
+           each one, as a connection accepted while this loop runs (on a
+           descriptor just freed by another) sends its subscriptions after
+           its announcement but before the loop would end. */
+        s_count_subscribers (server);
         const char *data = zmq_msg_data (&msg);
         size_t size = zmq_msg_size (&msg);
         /* Anything else is an XSUB's message upstream: nothing for publish. */

@@ -43,14 +43,11 @@
 #define S_GUARD_MS 10
 
 /* A condemned connection is closed this long after: the notice of its
-   refusal, queued on the feed, leaves first. */
-#define S_GRACE_MS 500
-/* A condemned connection that sends more than this many subscriptions
-   after its condemnation is closed at once: the refused pair (a prefix
-   and its "$hb/" twin) that carries the notice has arrived, and what it
-   sends on is held by libzmq until it is closed. A reconnecting SUB
-   sends all its subscriptions again at once, hundreds of them. */
-#define S_CONDEMNED_SLACK 8
+   refusal, queued on the feed, leaves first. Not much sooner either: a
+   closed SUB reconnects (100 ms later by default) and sends everything it
+   ever subscribed again at once, so the grace is what spaces out these
+   bursts; what it sends meanwhile is refused and takes no room. */
+#define S_GRACE_MS 2000
 /* When the set is full, a connection holding fewer subscriptions than
    this is never closed for it: a subscriber, not a flood. */
 #define S_FULL_EVICT_MIN 8
@@ -64,7 +61,6 @@ typedef struct {
     size_t count;              /* subscriptions it sent */
     int64_t condemned_ms;      /* when it was condemned; 0: it is not */
     bool closed;               /* shut down already (libzmq has yet to see it) */
-    bool hurried;              /* its grace cut short: it went on sending */
     ps_subs_verdict_t verdict; /* why */
 } s_conn_share_t;
 
@@ -229,9 +225,6 @@ ps_subs_verdict_t ps_subs_subscribe_from (ps_subs_t *self, int fd, const char *p
         if (!share->condemned_ms) {
             s_condemn (self, share, PS_SUBS_CONN, ps_clock_ms ());
             *condemned = fd;
-        } else if (!share->hurried && !share->closed &&
-                   share->count > self->per_conn + S_CONDEMNED_SLACK) {
-            share->hurried = true;
         }
         return PS_SUBS_CONN;
     }
@@ -273,8 +266,7 @@ bool ps_subs_reap (ps_subs_t *self, int64_t now_ms, ps_subs_peer_t *peer,
 {
     for (size_t fd = 0; self->condemned && fd < self->nconns; fd++) {
         s_conn_share_t *share = &self->conns[fd];
-        if (!share->condemned_ms || share->closed ||
-            (!share->hurried && now_ms - share->condemned_ms < S_GRACE_MS))
+        if (!share->condemned_ms || share->closed || now_ms - share->condemned_ms < S_GRACE_MS)
             continue;
         *verdict = share->verdict;
         /* Kept condemned (its further subscriptions refused) until the
