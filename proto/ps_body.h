@@ -20,7 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ps_proto.h"
+#include "ps_error.h"
+#include "ps_grammar.h"
 
 /* Keys of one body, at most: a cell uses 23 at most; the rest leaves room
    for optional keys added within version 1 (PROTOCOL.md 11). */

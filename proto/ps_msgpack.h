@@ -1,0 +1,26 @@
+/*  ps_msgpack: strict reading of untrusted MessagePack, the first pass of
+    every decoder of the protocol and of other readers of the same bytes
+    (compute's checkpoint, the client). */
+
+#ifndef PS_MSGPACK_H_INCLUDED
+#define PS_MSGPACK_H_INCLUDED
+
+#include <stddef.h>
+
+#include <msgpack.h>
+
+#include "ps_error.h"
+
+/*  Checks that DATA holds exactly one MessagePack object whose container
+    counts all fit in the remaining bytes, whose nesting is at most
+    PS_MAX_DEPTH, which holds at most PS_MAX_OBJECTS objects in all, and
+    whose strings are valid UTF-8. Returns 0, or -1 with
+    *ERR (PS_E_DECODE, PS_E_LIMIT or PS_E_UTF8). Call before handing
+    untrusted bytes to msgpack_unpack_next. */
+int ps_msgpack_check (const void *data, size_t size, ps_error_t *err);
+
+/*  Finds string key KEY in map object MAP; returns the value, or NULL
+    when MAP is NULL or not a map or has no such key. */
+const msgpack_object *ps_map_get (const msgpack_object *map, const char *key);
+
+#endif
