@@ -50,7 +50,7 @@ int ps_ack_encode (const ps_batch_t *batch, ps_ack_status_t status, const ps_err
         rc |= msgpack_pack_map (&pk, 4);
         rc |= ps_wire_pack_key_uint (&pk, "index", r->index);
         rc |= ps_wire_pack_key_str (&pk, "field", r->error.field ? r->error.field : "");
-        rc |= ps_wire_pack_key_str (&pk, "code", ps_err_name (r->error.code));
+        rc |= ps_wire_pack_key_str (&pk, "code", ps_error_code_name (r->error.code));
         rc |= ps_error_pack_reason (&pk, &r->error);
     }
     if (batch_error) {

@@ -209,7 +209,7 @@ static int s_report_decode (const msgpack_object *o, bool forwarded, ps_report_t
     if (len > PS_SOURCE_MAX)
         return ps_wire_fail (err, PS_E_LIMIT, "source", "source is %zu bytes long, at most %d", len,
                              PS_SOURCE_MAX);
-    if (!ps_source_valid (s, len))
+    if (!ps_grammar_source_valid (s, len))
         return ps_wire_fail (
             err, PS_E_SYNTAX, "source",
             "source '%s' must start with a letter or digit, then A-Z a-z 0-9 _ . -",
@@ -318,7 +318,7 @@ int ps_batch_decode (ps_batch_t *self, const void *data, size_t size, bool forwa
     ps_batch_reset (self);
     size_t limit = forwarded ? PS_MAX_ENTRY : PS_MAX_BATCH;
     if (size > PS_MAX_INPUT)
-        return ps_limit_error (err, forwarded ? "entry" : "batch", size, limit);
+        return ps_error_limit (err, forwarded ? "entry" : "batch", size, limit);
     /* An oversize frame (which the front door reads up to PS_MAX_INPUT to
        answer it) is still read as far as its header, so that the answer
        names its producer and seq, but the error is its size, whatever
@@ -329,7 +329,7 @@ int ps_batch_decode (ps_batch_t *self, const void *data, size_t size, bool forwa
                  ? s_batch_header (self, &root, forwarded, v, err)
                  : -1;
     if (size > limit)
-        return ps_limit_error (err, forwarded ? "entry" : "batch", size, limit);
+        return ps_error_limit (err, forwarded ? "entry" : "batch", size, limit);
     if (rc != 0)
         return -1;
 
@@ -384,13 +384,13 @@ static int s_report_pack (msgpack_packer *pk, const ps_report_t *r, bool with_in
         rc |= ps_wire_pack_key_str (pk, "currency", r->currency);
     }
     if (r->op != PS_OP_ADD)
-        rc |= ps_wire_pack_key_str (pk, "op", ps_op_name (r->op));
+        rc |= ps_wire_pack_key_str (pk, "op", ps_grammar_op_name (r->op));
     if (with_index)
         rc |= ps_wire_pack_key_uint (pk, "i", index);
     return rc;
 }
 
-void ps_report_pack (msgpack_packer *pk, const ps_report_t *report)
+void ps_batch_report_pack (msgpack_packer *pk, const ps_report_t *report)
 {
     s_report_pack (pk, report, false, 0);
 }

@@ -92,6 +92,6 @@ int ps_batch_encode (const ps_batch_t *self, bool forwarded, msgpack_sbuffer *ou
 /*  Packs one report map (PROTOCOL.md, "Report") with PK. A failed write
     of PK's writer is not reported: pack into a msgpack_sbuffer, whose
     writes only fail when out of memory. */
-void ps_report_pack (msgpack_packer *pk, const ps_report_t *report);
+void ps_batch_report_pack (msgpack_packer *pk, const ps_report_t *report);
 
 #endif

@@ -330,8 +330,9 @@ static int s_dims (const uint8_t **p, const uint8_t *end, const s_obj_t *o,
             return s_fault (fault, PS_BODY_DIMS, PS_E_DIMS, "dims",
                             "dims must map strings to strings, got %s -> %s",
                             s_kind_name (name.kind), s_kind_name (value.kind));
-        if (!ps_dim_name_valid ((const char *) name.str, name.n) ||
-            !(s_is (&value, "*", 1) || ps_dim_value_valid ((const char *) value.str, value.n)))
+        if (!ps_grammar_dim_name_valid ((const char *) name.str, name.n) ||
+            !(s_is (&value, "*", 1) ||
+              ps_grammar_dim_value_valid ((const char *) value.str, value.n)))
             return s_fault (fault, PS_BODY_DIMS, PS_E_DIMS, "dims",
                             "dims entry '%.*s' is not a valid name and value", s_quote_len (&name),
                             (const char *) name.str);

@@ -48,9 +48,9 @@ typedef struct {
     ps_error_t error; /* code, field (the key at fault, "" for the body) and a sentence */
 } ps_body_fault_t;
 
-/*  Checks BODY (SIZE bytes, at least 1; ps_update_decode has already found
+/*  Checks BODY (SIZE bytes, at least 1; ps_feed_update_decode has already found
     it one well-formed map) against what an item of TOPIC (TOPIC_LEN bytes,
-    a topic ps_update_decode accepted) may carry: a cell message on a cell
+    a topic ps_feed_update_decode accepted) may carry: a cell message on a cell
     topic, a ratio message on "$ratio/...", a reject message on "$reject",
     and {"type": "removed"} on a cell or ratio topic. Returns 0, or -1 with
     *FAULT saying which key and why. Never reads outside BODY. */

@@ -8,19 +8,19 @@
 
 /* ---- Progress (publish -> compute) --------------------------------------- */
 
-int ps_progress_encode (uint64_t pos, msgpack_sbuffer *out)
+int ps_control_progress_encode (uint64_t pos, msgpack_sbuffer *out)
 {
     return ps_wire_uint_msg_encode ("progress", "pos", pos, out);
 }
 
-int ps_progress_decode (const void *data, size_t size, uint64_t *pos, ps_error_t *err)
+int ps_control_progress_decode (const void *data, size_t size, uint64_t *pos, ps_error_t *err)
 {
     return ps_wire_uint_msg_decode (data, size, "progress", "pos", pos, err);
 }
 
 /* ---- Journal replay ----------------------------------------------------- */
 
-int ps_hello_encode (const ps_hello_t *hello, msgpack_sbuffer *out)
+int ps_control_hello_encode (const ps_hello_t *hello, msgpack_sbuffer *out)
 {
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
@@ -35,7 +35,7 @@ int ps_hello_encode (const ps_hello_t *hello, msgpack_sbuffer *out)
 enum { H_V, H_TYPE, H_INGEST, H_JOURNAL, H_FIRST, H_HEAD, H__N };
 static const char *const s_hello_keys[H__N] = {"v", "type", "ingest", "journal", "first", "head"};
 
-int ps_hello_decode (const void *data, size_t size, ps_hello_t *hello, ps_error_t *err)
+int ps_control_hello_decode (const void *data, size_t size, ps_hello_t *hello, ps_error_t *err)
 {
     msgpack_zone zone;
     if (!msgpack_zone_init (&zone, 256))
@@ -59,13 +59,13 @@ int ps_hello_decode (const void *data, size_t size, ps_hello_t *hello, ps_error_
     return rc;
 }
 
-int ps_position_encode (const ps_position_t *pos, msgpack_sbuffer *out)
+int ps_control_position_encode (const ps_position_t *pos, msgpack_sbuffer *out)
 {
-    return ps_position_encode_refusal (pos, NULL, out);
+    return ps_control_position_encode_refusal (pos, NULL, out);
 }
 
-int ps_position_encode_refusal (const ps_position_t *pos, const ps_refusal_t *refusal,
-                                msgpack_sbuffer *out)
+int ps_control_position_encode_refusal (const ps_position_t *pos, const ps_refusal_t *refusal,
+                                        msgpack_sbuffer *out)
 {
     bool refused = refusal && refusal->jseq;
     msgpack_packer pk;
@@ -111,13 +111,13 @@ static int s_position_refusal (const msgpack_object **v, const ps_position_t *po
     return 0;
 }
 
-int ps_position_decode (const void *data, size_t size, ps_position_t *pos, ps_error_t *err)
+int ps_control_position_decode (const void *data, size_t size, ps_position_t *pos, ps_error_t *err)
 {
-    return ps_position_decode_refusal (data, size, pos, NULL, err);
+    return ps_control_position_decode_refusal (data, size, pos, NULL, err);
 }
 
-int ps_position_decode_refusal (const void *data, size_t size, ps_position_t *pos,
-                                ps_refusal_t *refusal, ps_error_t *err)
+int ps_control_position_decode_refusal (const void *data, size_t size, ps_position_t *pos,
+                                        ps_refusal_t *refusal, ps_error_t *err)
 {
     msgpack_zone zone;
     if (!msgpack_zone_init (&zone, 256))

@@ -21,10 +21,10 @@
     queued at close). POS is the last update useq published.
     Frame: {"v":1, "type":"progress", "pos": uint}.
     Appends to OUT; returns 0 or -1 when out of memory. */
-int ps_progress_encode (uint64_t pos, msgpack_sbuffer *out);
+int ps_control_progress_encode (uint64_t pos, msgpack_sbuffer *out);
 
 /*  Strictly decodes a progress frame into *POS. Returns 0, or -1 with *ERR. */
-int ps_progress_decode (const void *data, size_t size, uint64_t *pos, ps_error_t *err);
+int ps_control_progress_decode (const void *data, size_t size, uint64_t *pos, ps_error_t *err);
 
 /* ---- Journal replay (ingest <-> compute) --------------------------------- */
 
@@ -41,10 +41,10 @@ typedef struct {
 } ps_hello_t;
 
 /*  Appends a hello frame to OUT. Returns 0 or -1 when out of memory. */
-int ps_hello_encode (const ps_hello_t *hello, msgpack_sbuffer *out);
+int ps_control_hello_encode (const ps_hello_t *hello, msgpack_sbuffer *out);
 
 /*  Strictly decodes a hello frame into *HELLO. Returns 0, or -1 with *ERR. */
-int ps_hello_decode (const void *data, size_t size, ps_hello_t *hello, ps_error_t *err);
+int ps_control_hello_decode (const void *data, size_t size, ps_hello_t *hello, ps_error_t *err);
 
 /*  position (compute -> ingest): how far compute is in one journal
     instance. Frame: {"v":1, "type":"position", "journal": uint, "applied":
@@ -66,17 +66,17 @@ typedef struct {
 
 /*  Appends a position frame to OUT, with REFUSAL when it is not NULL and
     its jseq not 0. Returns 0 or -1 when out of memory. */
-int ps_position_encode_refusal (const ps_position_t *pos, const ps_refusal_t *refusal,
-                                msgpack_sbuffer *out);
-/*  ps_position_encode_refusal without a refusal. */
-int ps_position_encode (const ps_position_t *pos, msgpack_sbuffer *out);
+int ps_control_position_encode_refusal (const ps_position_t *pos, const ps_refusal_t *refusal,
+                                        msgpack_sbuffer *out);
+/*  ps_control_position_encode_refusal without a refusal. */
+int ps_control_position_encode (const ps_position_t *pos, msgpack_sbuffer *out);
 
 /*  Strictly decodes a position frame into *POS (ckpt <= applied) and,
     when REFUSAL is not NULL, its refusal (jseq 0 for none). Returns 0, or
     -1 with *ERR. */
-int ps_position_decode_refusal (const void *data, size_t size, ps_position_t *pos,
-                                ps_refusal_t *refusal, ps_error_t *err);
-/*  ps_position_decode_refusal ignoring a refusal. */
-int ps_position_decode (const void *data, size_t size, ps_position_t *pos, ps_error_t *err);
+int ps_control_position_decode_refusal (const void *data, size_t size, ps_position_t *pos,
+                                        ps_refusal_t *refusal, ps_error_t *err);
+/*  ps_control_position_decode_refusal ignoring a refusal. */
+int ps_control_position_decode (const void *data, size_t size, ps_position_t *pos, ps_error_t *err);
 
 #endif

@@ -35,14 +35,14 @@ static const char *const s_fields[] = {
     "dims", "count", "amount", "currency", "op",  "i",      "prefix", "since",   "epoch",
     "journal"};
 
-const char *ps_err_name (ps_err_t code)
+const char *ps_error_code_name (ps_err_t code)
 {
     if ((int) code < 0 || code >= PS_E__COUNT)
         return "unknown";
     return s_err_names[code];
 }
 
-ps_err_t ps_err_from_name (const char *name, size_t len)
+ps_err_t ps_error_code_from_name (const char *name, size_t len)
 {
     for (int c = PS_E_DECODE; c < PS_E__COUNT; c++)
         if (strlen (s_err_names[c]) == len && memcmp (s_err_names[c], name, len) == 0)
@@ -64,7 +64,7 @@ static const char *s_grouped (uint64_t v, char buf[32])
     return buf;
 }
 
-int ps_limit_error (ps_error_t *err, const char *what, size_t size, size_t limit)
+int ps_error_limit (ps_error_t *err, const char *what, size_t size, size_t limit)
 {
     char a[32], b[32], c[32];
     return ps_wire_fail (err, PS_E_LIMIT, "", "%s is %s bytes, over the %s-byte limit by %s",
@@ -83,7 +83,7 @@ int ps_error_pack_reason (msgpack_packer *pk, const ps_error_t *e)
 
 int ps_error_pack_fields (msgpack_packer *pk, const ps_error_t *e)
 {
-    int rc = ps_wire_pack_key_str (pk, "code", ps_err_name (e->code));
+    int rc = ps_wire_pack_key_str (pk, "code", ps_error_code_name (e->code));
     rc |= ps_wire_pack_key_str (pk, "field", e->field ? e->field : "");
     rc |= ps_error_pack_reason (pk, e);
     return rc;
@@ -114,7 +114,7 @@ int ps_error_decode_map (const msgpack_object *o, const char *where, ps_error_t 
             return ps_wire_fail (err, e.code, where, "%s: %s", where, e.reason);
     char q[PS_WIRE_QUOTE_MAX + 4];
     const msgpack_object *code = v[E_CODE], *field = v[E_FIELD], *reason = v[E_REASON];
-    out->code = ps_err_from_name (code->via.str.ptr, code->via.str.size);
+    out->code = ps_error_code_from_name (code->via.str.ptr, code->via.str.size);
     if (out->code == PS_E__COUNT)
         return ps_wire_fail (err, PS_E_SYNTAX, where, "%s: unknown error code '%s'", where,
                              ps_wire_quote (q, code->via.str.ptr, code->via.str.size));
@@ -135,7 +135,7 @@ int ps_error_decode_map (const msgpack_object *o, const char *where, ps_error_t 
 
 /* ---- Refusals: an error map with the header keys beside ------------------ */
 
-int ps_refusal_encode (const ps_error_t *refusal, msgpack_sbuffer *out)
+int ps_error_refusal_encode (const ps_error_t *refusal, msgpack_sbuffer *out)
 {
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
@@ -145,7 +145,7 @@ int ps_refusal_encode (const ps_error_t *refusal, msgpack_sbuffer *out)
     return rc ? -1 : 0;
 }
 
-int ps_refusal_decode (const void *data, size_t size, ps_error_t *refusal, ps_error_t *err)
+int ps_error_refusal_decode (const void *data, size_t size, ps_error_t *refusal, ps_error_t *err)
 {
     msgpack_zone zone;
     if (!msgpack_zone_init (&zone, 1024))
@@ -154,8 +154,8 @@ int ps_refusal_decode (const void *data, size_t size, ps_error_t *refusal, ps_er
     int rc = -1;
     if (ps_wire_unpack_map (&zone, data, size, "a refusal", &root, err) != 0)
         goto done;
-    const msgpack_object *type = ps_map_get (&root, "type");
-    if (ps_wire_check_header (ps_map_get (&root, "v"), type, "error", err) == 0 &&
+    const msgpack_object *type = ps_msgpack_map_get (&root, "type");
+    if (ps_wire_check_header (ps_msgpack_map_get (&root, "v"), type, "error", err) == 0 &&
         ps_error_decode_map (&root, "error", refusal, NULL, err) == 0)
         rc = 0;
 done:

@@ -12,7 +12,7 @@
 
 #include "ps_limits.h"
 
-/* Machine-readable error codes; ps_err_name gives the wire string. */
+/* Machine-readable error codes; ps_error_code_name gives the wire string. */
 typedef enum {
     PS_OK = 0,
     PS_E_DECODE,            /* "decode": not one complete MessagePack object */
@@ -42,26 +42,26 @@ typedef struct {
 } ps_error_t;
 
 /* Returns the wire name of CODE ("decode", "type", ...), or "unknown". */
-const char *ps_err_name (ps_err_t code);
+const char *ps_error_code_name (ps_err_t code);
 
 /* Returns the code for wire name NAME (LEN bytes), or PS_E__COUNT if unknown. */
-ps_err_t ps_err_from_name (const char *name, size_t len);
+ps_err_t ps_error_code_from_name (const char *name, size_t len);
 
 /*  Fills *ERR with a "limit" error for the frame itself: "WHAT is SIZE
     bytes, over the LIMIT-byte limit by SIZE - LIMIT" (SIZE > LIMIT).
-    Returns -1, for "return ps_limit_error (...)". */
-int ps_limit_error (ps_error_t *err, const char *what, size_t size, size_t limit);
+    Returns -1, for "return ps_error_limit (...)". */
+int ps_error_limit (ps_error_t *err, const char *what, size_t size, size_t limit);
 
 /*  Appends a refusal {v, type:"error", code, field, reason} to OUT: an
     answer that refuses a request (a snapshot request, a hello, a
     subscription). Returns 0, or -1 when out of memory. */
-int ps_refusal_encode (const ps_error_t *refusal, msgpack_sbuffer *out);
+int ps_error_refusal_encode (const ps_error_t *refusal, msgpack_sbuffer *out);
 
 /*  Strictly decodes a refusal {v, type:"error", code, field, reason}
     alone: compute's answer to a hello it refuses (PROTOCOL.md 5.1), a
     snapshot refusal, or publish's notice on "$hb/<prefix>" that the
     subscription to it was refused (5.7). Returns 0 with *REFUSAL, or -1
     with *ERR (not a refusal, or a malformed one). */
-int ps_refusal_decode (const void *data, size_t size, ps_error_t *refusal, ps_error_t *err);
+int ps_error_refusal_decode (const void *data, size_t size, ps_error_t *refusal, ps_error_t *err);
 
 #endif

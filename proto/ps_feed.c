@@ -1,7 +1,7 @@
 /*  ps_feed: the messages that carry indicators to subscribers (PROTOCOL.md,
     "Update", "Feed"): compute's update frames, the numbered feed body
     publish builds from each item, heartbeats, and the subscriber's reading
-    of a body's numbering. Publish runs ps_update_decode and ps_feed_body
+    of a body's numbering. Publish runs ps_feed_update_decode and ps_feed_body
     on every item it publishes, so the body is spliced, never re-decoded. */
 
 #include "ps_feed.h"
@@ -11,8 +11,8 @@
 #include <assert.h>
 #include <stdlib.h>
 
-int ps_update_encode (uint64_t epoch, uint64_t useq, const ps_update_item_t *items, size_t n,
-                      msgpack_sbuffer *out)
+int ps_feed_update_encode (uint64_t epoch, uint64_t useq, const ps_update_item_t *items, size_t n,
+                           msgpack_sbuffer *out)
 {
     assert (out && (items || n == 0));
     msgpack_packer pk;
@@ -65,8 +65,8 @@ static int s_update_item (const msgpack_object *o, size_t i, ps_update_item_t *i
     return 0;
 }
 
-int ps_update_decode (const void *data, size_t size, uint64_t *epoch, uint64_t *useq,
-                      ps_update_item_t **items, size_t *n, size_t *capacity, ps_error_t *err)
+int ps_feed_update_decode (const void *data, size_t size, uint64_t *epoch, uint64_t *useq,
+                           ps_update_item_t **items, size_t *n, size_t *capacity, ps_error_t *err)
 {
     assert (epoch && useq && items && n && capacity && err);
     *n = 0;
@@ -158,10 +158,11 @@ int ps_feed_body (uint64_t seq, uint64_t prev, uint64_t epoch, const uint8_t *fi
     return rc ? -1 : 0;
 }
 
-int ps_heartbeat_body (uint64_t epoch, uint64_t seq, uint32_t interval_ms, msgpack_sbuffer *out)
+int ps_feed_heartbeat_body (uint64_t epoch, uint64_t seq, uint32_t interval_ms,
+                            msgpack_sbuffer *out)
 {
     ps_heartbeat_t hb = {.epoch = epoch, .seq = seq, .interval_ms = interval_ms};
-    return ps_heartbeat_encode (&hb, out);
+    return ps_feed_heartbeat_encode (&hb, out);
 }
 
 enum { F_V, F_SEQ, F_PREV, F_EPOCH, F_TYPE, F__N };
@@ -191,7 +192,7 @@ done:
     return rc;
 }
 
-int ps_heartbeat_encode (const ps_heartbeat_t *hb, msgpack_sbuffer *out)
+int ps_feed_heartbeat_encode (const ps_heartbeat_t *hb, msgpack_sbuffer *out)
 {
     assert (hb && out);
     msgpack_sbuffer_clear (out);
@@ -213,7 +214,7 @@ enum { HB_V, HB_TYPE, HB_EPOCH, HB_SEQ, HB_INTERVAL, HB_PREFIX, HB_SUM, HB__N };
 static const char *const s_hb_keys[HB__N] = {"v",           "type",   "epoch", "seq",
                                              "interval_ms", "prefix", "sum"};
 
-int ps_heartbeat_decode (ps_heartbeat_t *hb, const void *body, size_t size, ps_error_t *err)
+int ps_feed_heartbeat_decode (ps_heartbeat_t *hb, const void *body, size_t size, ps_error_t *err)
 {
     msgpack_zone zone;
     if (!msgpack_zone_init (&zone, 1024))

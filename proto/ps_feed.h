@@ -30,16 +30,16 @@ typedef struct {
     body]...]} holding N items to OUT. EPOCH names the compute instance,
     USEQ numbers its update frames 1, 2, 3, ... so publish can confirm how
     far it got. Returns 0 or -1 when out of memory. */
-int ps_update_encode (uint64_t epoch, uint64_t useq, const ps_update_item_t *items, size_t n,
-                      msgpack_sbuffer *out);
+int ps_feed_update_encode (uint64_t epoch, uint64_t useq, const ps_update_item_t *items, size_t n,
+                           msgpack_sbuffer *out);
 
 /*  Strictly decodes an update frame. On success returns 0, sets *EPOCH and
     *N, and points *ITEMS at an array (grown in *ITEMS / *CAPACITY with
     realloc; the caller frees it) whose pointers refer into DATA. Every item's
     topic is checked against the topic grammar and every body must be one
     well-formed map. Also sets *USEQ. Returns -1 with *ERR otherwise. */
-int ps_update_decode (const void *data, size_t size, uint64_t *epoch, uint64_t *useq,
-                      ps_update_item_t **items, size_t *n, size_t *capacity, ps_error_t *err);
+int ps_feed_update_decode (const void *data, size_t size, uint64_t *epoch, uint64_t *useq,
+                           ps_update_item_t **items, size_t *n, size_t *capacity, ps_error_t *err);
 
 /* Most bytes ps_feed_body adds to FIELDS: a map header grown to map32 and
    the four numbering fields with 64-bit values. */
@@ -54,7 +54,8 @@ int ps_feed_body (uint64_t seq, uint64_t prev, uint64_t epoch, const uint8_t *fi
 
 /*  Builds a heartbeat body {v, type:"hb", epoch, seq, interval_ms} into OUT
     (cleared first). Returns 0 or -1. */
-int ps_heartbeat_body (uint64_t epoch, uint64_t seq, uint32_t interval_ms, msgpack_sbuffer *out);
+int ps_feed_heartbeat_body (uint64_t epoch, uint64_t seq, uint32_t interval_ms,
+                            msgpack_sbuffer *out);
 
 /* Topic of heartbeats; no cell topic can start with '$'. */
 #define PS_TOPIC_HEARTBEAT "$hb"
@@ -94,9 +95,9 @@ typedef struct {
 /*  Builds HB's body into OUT (cleared first): {v, type:"hb", epoch, seq,
     interval_ms} and, for a prefix heartbeat, prefix and sum. Returns 0
     or -1 when out of memory. */
-int ps_heartbeat_encode (const ps_heartbeat_t *hb, msgpack_sbuffer *out);
+int ps_feed_heartbeat_encode (const ps_heartbeat_t *hb, msgpack_sbuffer *out);
 
 /*  Strictly decodes a heartbeat body. Returns 0, or -1 with *ERR. */
-int ps_heartbeat_decode (ps_heartbeat_t *hb, const void *body, size_t size, ps_error_t *err);
+int ps_feed_heartbeat_decode (ps_heartbeat_t *hb, const void *body, size_t size, ps_error_t *err);
 
 #endif

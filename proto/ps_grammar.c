@@ -1,6 +1,6 @@
 /*  ps_grammar: the names of the protocol (PROTOCOL.md 3.1): the grammars of
     sources, dimension names and values and ids, the "name=value" token,
-    operation names, and cell topics, both written (ps_topic_format) and
+    operation names, and cell topics, both written (ps_grammar_topic_format) and
     checked (an update's topics). Kept apart from the decoders because the
     gateway, ingest's access files and compute's cell store use the same
     rules on text that never was MessagePack. */
@@ -25,18 +25,18 @@ static bool s_chars_ok (const char *s, size_t len, const char *extra)
     return true;
 }
 
-bool ps_id_valid (const char *s, size_t len)
+bool ps_grammar_id_valid (const char *s, size_t len)
 {
     return len >= 1 && len <= PS_ID_MAX && s_chars_ok (s, len, "_.:-");
 }
 
-bool ps_source_valid (const char *s, size_t len)
+bool ps_grammar_source_valid (const char *s, size_t len)
 {
     return len >= 1 && len <= PS_SOURCE_MAX && s_is_alnum (s[0]) && s_chars_ok (s, len, "_.-");
 }
 
 /* Dimension name: [a-z][a-z0-9_]{0,31}. */
-bool ps_dim_name_valid (const char *s, size_t len)
+bool ps_grammar_dim_name_valid (const char *s, size_t len)
 {
     if (len < 1 || len > PS_DIM_NAME_MAX || s[0] < 'a' || s[0] > 'z')
         return false;
@@ -47,7 +47,7 @@ bool ps_dim_name_valid (const char *s, size_t len)
 }
 
 /* Dimension value, and ratio name: [A-Za-z0-9_.-]{1,64}. */
-bool ps_dim_value_valid (const char *s, size_t len)
+bool ps_grammar_dim_value_valid (const char *s, size_t len)
 {
     return len >= 1 && len <= PS_DIM_VALUE_MAX && s_chars_ok (s, len, "_.-");
 }
@@ -60,12 +60,12 @@ const char *ps_grammar_dim_parse (const char *tok, size_t len, bool allow_star, 
     size_t name_len = (size_t) (eq - tok);
     const char *value = eq + 1;
     size_t value_len = len - name_len - 1;
-    if (!ps_dim_name_valid (tok, name_len))
+    if (!ps_grammar_dim_name_valid (tok, name_len))
         return "has a name that is not [a-z][a-z0-9_]*, at most 32 characters";
     bool star = value_len == 1 && value[0] == '*';
     if (star && !allow_star)
         return "has the value '*', which is reserved for rolled-up dimensions";
-    if (!star && !ps_dim_value_valid (value, value_len))
+    if (!star && !ps_grammar_dim_value_valid (value, value_len))
         return "has a value that is not 1 to 64 of A-Z a-z 0-9 _ . -";
     if (!dim)
         return NULL;
@@ -76,13 +76,13 @@ const char *ps_grammar_dim_parse (const char *tok, size_t len, bool allow_star, 
     return NULL;
 }
 
-const char *ps_op_name (ps_op_t op)
+const char *ps_grammar_op_name (ps_op_t op)
 {
     return op == PS_OP_SET ? "set" : op == PS_OP_RETRACT ? "retract" : "add";
 }
 
-size_t ps_topic_format (const char *source, const ps_period_t *period, const ps_dim_t *dims,
-                        int ndims, char *buf)
+size_t ps_grammar_topic_format (const char *source, const ps_period_t *period, const ps_dim_t *dims,
+                                int ndims, char *buf)
 {
     assert (source && period && buf && ndims >= 0 && ndims <= PS_MAX_DIMS);
     size_t n = strnlen (source, PS_SOURCE_MAX + 1);
@@ -121,7 +121,7 @@ const char *ps_grammar_topic_check (const char *t, size_t len)
         if (len < skip || memcmp (t, PS_TOPIC_RATIO_PREFIX, skip) != 0)
             return "unknown '$' topic (only $ratio/<name>/<period> and $reject)";
         const char *slash = memchr (t + skip, '/', len - skip);
-        if (!slash || !ps_dim_value_valid (t + skip, (size_t) (slash - t) - skip))
+        if (!slash || !ps_grammar_dim_value_valid (t + skip, (size_t) (slash - t) - skip))
             return "ratio name must be 1 to 64 of A-Z a-z 0-9 _ . -";
         size_t at = (size_t) (slash - t) + 1;
         if (ps_period_parse (slash + 1, len - at, &period, NULL) != 0)
@@ -129,7 +129,7 @@ const char *ps_grammar_topic_check (const char *t, size_t len)
         return NULL;
     }
     const char *s1 = memchr (t, '/', len);
-    if (!s1 || !ps_source_valid (t, (size_t) (s1 - t)))
+    if (!s1 || !ps_grammar_source_valid (t, (size_t) (s1 - t)))
         return "topic must start with a valid source and '/'";
     const char *p = s1 + 1, *end = t + len;
     const char *s2 = memchr (p, '/', (size_t) (end - p));

@@ -239,7 +239,7 @@ int ps_msgpack_check (const void *data, size_t size, ps_error_t *err)
     return ps_msgpack_check_max (data, size, PS_MAX_FRAME, err);
 }
 
-const msgpack_object *ps_map_get (const msgpack_object *map, const char *key)
+const msgpack_object *ps_msgpack_map_get (const msgpack_object *map, const char *key)
 {
     if (!map || map->type != MSGPACK_OBJECT_MAP)
         return NULL;

@@ -21,6 +21,6 @@ int ps_msgpack_check (const void *data, size_t size, ps_error_t *err);
 
 /*  Finds string key KEY in map object MAP; returns the value, or NULL
     when MAP is NULL or not a map or has no such key. */
-const msgpack_object *ps_map_get (const msgpack_object *map, const char *key);
+const msgpack_object *ps_msgpack_map_get (const msgpack_object *map, const char *key);
 
 #endif

@@ -14,7 +14,7 @@ const char *ps_sync_mode_name (ps_sync_mode_t mode)
     return mode == PS_SYNC_REPLAY ? "replay" : "snapshot";
 }
 
-int ps_snapshot_req_encode (const ps_snapshot_req_t *req, msgpack_sbuffer *out)
+int ps_sync_req_encode (const ps_snapshot_req_t *req, msgpack_sbuffer *out)
 {
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
@@ -31,7 +31,7 @@ int ps_snapshot_req_encode (const ps_snapshot_req_t *req, msgpack_sbuffer *out)
 enum { SR_V, SR_TYPE, SR_PREFIX, SR_SINCE, SR_EPOCH, SR__N };
 static const char *const s_req_keys[SR__N] = {"v", "type", "prefix", "since", "epoch"};
 
-int ps_snapshot_req_decode (ps_snapshot_req_t *req, const void *data, size_t size, ps_error_t *err)
+int ps_sync_req_decode (ps_snapshot_req_t *req, const void *data, size_t size, ps_error_t *err)
 {
     msgpack_zone zone;
     if (!msgpack_zone_init (&zone, 1024))
@@ -57,7 +57,7 @@ done:
     return rc;
 }
 
-int ps_snapshot_end_encode (const ps_snapshot_end_t *end, msgpack_sbuffer *out)
+int ps_sync_end_encode (const ps_snapshot_end_t *end, msgpack_sbuffer *out)
 {
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
@@ -72,8 +72,8 @@ int ps_snapshot_end_encode (const ps_snapshot_end_t *end, msgpack_sbuffer *out)
 enum { SE_V, SE_TYPE, SE_MODE, SE_EPOCH, SE_SEQ, SE_COUNT, SE__N };
 static const char *const s_end_keys[SE__N] = {"v", "type", "mode", "epoch", "seq", "count"};
 
-int ps_snapshot_end_decode (ps_snapshot_end_t *end, ps_error_t *refusal, const void *data,
-                            size_t size, ps_error_t *err)
+int ps_sync_end_decode (ps_snapshot_end_t *end, ps_error_t *refusal, const void *data, size_t size,
+                        ps_error_t *err)
 {
     msgpack_zone zone;
     if (!msgpack_zone_init (&zone, 1024))
@@ -84,10 +84,10 @@ int ps_snapshot_end_decode (ps_snapshot_end_t *end, ps_error_t *refusal, const v
     int rc = -1;
     if (ps_wire_unpack_map (&zone, data, size, "a reply", &root, err) != 0)
         goto done;
-    const msgpack_object *type = ps_map_get (&root, "type");
+    const msgpack_object *type = ps_msgpack_map_get (&root, "type");
     if (type && ps_wire_str_is (type, "error")) {
         /* A refusal is an error map with the header keys beside. */
-        if (ps_wire_check_header (ps_map_get (&root, "v"), type, "error", err) == 0 &&
+        if (ps_wire_check_header (ps_msgpack_map_get (&root, "v"), type, "error", err) == 0 &&
             ps_error_decode_map (&root, "error", refusal, NULL, err) == 0)
             rc = 1;
         goto done;
@@ -117,12 +117,12 @@ done:
 
 /* ---- Resend (publish -> compute) ---------------------------------------- */
 
-int ps_resend_encode (uint64_t epoch, msgpack_sbuffer *out)
+int ps_sync_resend_encode (uint64_t epoch, msgpack_sbuffer *out)
 {
     return ps_wire_uint_msg_encode ("resend", "epoch", epoch, out);
 }
 
-int ps_resend_decode (const void *data, size_t size, uint64_t *epoch, ps_error_t *err)
+int ps_sync_resend_decode (const void *data, size_t size, uint64_t *epoch, ps_error_t *err)
 {
     return ps_wire_uint_msg_decode (data, size, "resend", "epoch", epoch, err);
 }

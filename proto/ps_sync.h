@@ -33,11 +33,11 @@ typedef struct {
 
 /*  Appends the request frame {v, type:"snapshot", prefix, [since, epoch]}
     to OUT. Returns 0 or -1 when out of memory. */
-int ps_snapshot_req_encode (const ps_snapshot_req_t *req, msgpack_sbuffer *out);
+int ps_sync_req_encode (const ps_snapshot_req_t *req, msgpack_sbuffer *out);
 
 /*  Strictly decodes a request. Returns 0, or -1 with *ERR (field "prefix",
     "since", "epoch" or a header field). */
-int ps_snapshot_req_decode (ps_snapshot_req_t *req, const void *data, size_t size, ps_error_t *err);
+int ps_sync_req_decode (ps_snapshot_req_t *req, const void *data, size_t size, ps_error_t *err);
 
 typedef enum { PS_SYNC_SNAPSHOT = 0, PS_SYNC_REPLAY = 1 } ps_sync_mode_t;
 /* Returns the wire name of MODE; any value that is not replay reads as "snapshot". */
@@ -53,22 +53,22 @@ typedef struct {
 } ps_snapshot_end_t;
 
 /*  Appends {v, type:"end", mode, epoch, seq, count} to OUT. 0 or -1. */
-int ps_snapshot_end_encode (const ps_snapshot_end_t *end, msgpack_sbuffer *out);
+int ps_sync_end_encode (const ps_snapshot_end_t *end, msgpack_sbuffer *out);
 
 /*  Strictly decodes a body on topic PS_TOPIC_SNAPSHOT. Returns 0 with the
     marker in *END, 1 with *REFUSAL (the request was refused), or -1 with
     *ERR. */
-int ps_snapshot_end_decode (ps_snapshot_end_t *end, ps_error_t *refusal, const void *data,
-                            size_t size, ps_error_t *err);
+int ps_sync_end_decode (ps_snapshot_end_t *end, ps_error_t *refusal, const void *data, size_t size,
+                        ps_error_t *err);
 
 /* ---- Resend (publish -> compute) ---------------------------------------- */
 
 /*  Publish asks compute for the complete current message of every topic
     (it has just started and its cache is empty): {"v":1, "type":"resend",
     "epoch": publish's epoch}. Appends to OUT; returns 0 or -1. */
-int ps_resend_encode (uint64_t epoch, msgpack_sbuffer *out);
+int ps_sync_resend_encode (uint64_t epoch, msgpack_sbuffer *out);
 
 /*  Strictly decodes a resend frame into *EPOCH. Returns 0, or -1 with *ERR. */
-int ps_resend_decode (const void *data, size_t size, uint64_t *epoch, ps_error_t *err);
+int ps_sync_resend_decode (const void *data, size_t size, uint64_t *epoch, ps_error_t *err);
 
 #endif

@@ -117,7 +117,7 @@ int ps_wire_get_id (const msgpack_object *o, const char *field, bool empty_ok,
     if (len > PS_ID_MAX)
         return ps_wire_fail (err, PS_E_LIMIT, field, "%s is %zu bytes long, at most %d", field, len,
                              PS_ID_MAX);
-    if (!(empty_ok && len == 0) && !ps_id_valid (s, len))
+    if (!(empty_ok && len == 0) && !ps_grammar_id_valid (s, len))
         return ps_wire_fail (err, PS_E_SYNTAX, field,
                              "%s '%s' must be 1 to 64 of A-Z a-z 0-9 _ . : -", field,
                              ps_wire_quote (q, s, len));

@@ -365,8 +365,10 @@ static int s_header (s_reader_t *r, ps_upstream_t *upstream, uint64_t *nseries, 
         return -1;
     if (o.type != MSGPACK_OBJECT_MAP)
         return s_bad (r, "the header is not a map");
-    const msgpack_object *v = ps_map_get (&o, "v"), *series = ps_map_get (&o, "series"),
-                         *cells = ps_map_get (&o, "cells"), *ingests = ps_map_get (&o, "ingests");
+    const msgpack_object *v = ps_msgpack_map_get (&o, "v"),
+                         *series = ps_msgpack_map_get (&o, "series"),
+                         *cells = ps_msgpack_map_get (&o, "cells"),
+                         *ingests = ps_msgpack_map_get (&o, "ingests");
     uint64_t version = 0;
     if (!v || s_uint (r, v, UINT32_MAX, &version, "v") != 0 || version != S_VERSION)
         return s_bad (r, "the header's v is not 1");

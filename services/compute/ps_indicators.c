@@ -446,7 +446,7 @@ void ps_indicators_reject (const char *producer, uint64_t seq, uint32_t index,
     s_pack_str (pk, "index");
     msgpack_pack_uint32 (pk, index);
     s_pack_str (pk, "code");
-    s_pack_str (pk, ps_err_name (error->code));
+    s_pack_str (pk, ps_error_code_name (error->code));
     s_pack_str (pk, "field");
     s_pack_str (pk, error->field ? error->field : "");
     s_pack_str (pk, "reason");

@@ -105,7 +105,7 @@ static int s_check_frame (void *arg, const void *frame, size_t size)
     ps_update_item_t *items = NULL;
     size_t n = 0, capacity = 0;
     ps_error_t err;
-    if (ps_update_decode (frame, size, &epoch, &useq, &items, &n, &capacity, &err) != 0)
+    if (ps_feed_update_decode (frame, size, &epoch, &useq, &items, &n, &capacity, &err) != 0)
         fail_msg ("update frame does not decode: %s", err.reason);
     for (size_t i = 0; i < n; i++) {
         if (items[i].body_len == 0) {
