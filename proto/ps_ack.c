@@ -43,7 +43,7 @@ int ps_ack_encode (const ps_batch_t *batch, ps_ack_status_t status, const ps_err
     rc |= ps_wire_pack_key_str (&pk, "status", ps_ack_status_name (status));
     rc |= ps_wire_pack_key_uint (&pk, "accepted", judged ? batch->nreports : 0);
     uint32_t nrejects = judged ? batch->nrejects : 0;
-    rc |= ps_wire_pack_cstr (&pk, "rejected");
+    rc |= ps_msgpack_pack_cstr (&pk, "rejected");
     rc |= msgpack_pack_array (&pk, nrejects);
     for (uint32_t i = 0; i < nrejects; i++) {
         const ps_reject_t *r = &batch->rejects[i];
@@ -54,7 +54,7 @@ int ps_ack_encode (const ps_batch_t *batch, ps_ack_status_t status, const ps_err
         rc |= ps_error_pack_reason (&pk, &r->error);
     }
     if (batch_error) {
-        rc |= ps_wire_pack_cstr (&pk, "error");
+        rc |= ps_msgpack_pack_cstr (&pk, "error");
         rc |= s_pack_error (&pk, batch_error);
     }
     return rc ? -1 : 0;

@@ -366,15 +366,15 @@ static int s_report_pack (msgpack_packer *pk, const ps_report_t *r, bool with_in
         2 + (r->ndims > 0) + r->has_count + 2 * r->has_amount + (r->op != PS_OP_ADD) + with_index;
     int rc = msgpack_pack_map (pk, n);
     rc |= ps_wire_pack_key_str (pk, "source", r->source);
-    rc |= ps_wire_pack_cstr (pk, "period");
-    rc |= ps_wire_pack_str (pk, period, ps_period_format (&r->period, period));
+    rc |= ps_msgpack_pack_cstr (pk, "period");
+    rc |= ps_msgpack_pack_str (pk, period, ps_period_format (&r->period, period));
     if (r->ndims > 0) {
-        rc |= ps_wire_pack_cstr (pk, "dims");
+        rc |= ps_msgpack_pack_cstr (pk, "dims");
         rc |= msgpack_pack_array (pk, r->ndims);
         for (int i = 0; i < r->ndims; i++) {
             char dim[PS_DIM_NAME_MAX + 1 + PS_DIM_VALUE_MAX + 1];
             int len = snprintf (dim, sizeof dim, "%s=%s", r->dims[i].name, r->dims[i].value);
-            rc |= ps_wire_pack_str (pk, dim, (size_t) len);
+            rc |= ps_msgpack_pack_str (pk, dim, (size_t) len);
         }
     }
     if (r->has_count)
@@ -410,7 +410,7 @@ int ps_batch_encode (const ps_batch_t *self, bool forwarded, msgpack_sbuffer *ou
     }
     if (journal)
         rc |= ps_wire_pack_key_uint (&pk, "journal", self->journal);
-    rc |= ps_wire_pack_cstr (&pk, "reports");
+    rc |= ps_msgpack_pack_cstr (&pk, "reports");
     rc |= msgpack_pack_array (&pk, self->nreports);
     for (uint32_t i = 0; i < self->nreports; i++)
         rc |= s_report_pack (&pk, &self->reports[i], forwarded, self->index[i]);

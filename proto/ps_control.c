@@ -74,13 +74,13 @@ int ps_control_position_encode_refusal (const ps_position_t *pos, const ps_refus
     rc |= ps_wire_pack_key_uint (&pk, "journal", pos->journal);
     rc |= ps_wire_pack_key_uint (&pk, "applied", pos->applied);
     rc |= ps_wire_pack_key_uint (&pk, "ckpt", pos->ckpt);
-    rc |= ps_wire_pack_cstr (&pk, "resend");
+    rc |= ps_msgpack_pack_cstr (&pk, "resend");
     rc |= pos->resend ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk);
     if (refused) {
         size_t len = strnlen (refusal->reason, PS_REASON_MAX - 1);
         rc |= ps_wire_pack_key_uint (&pk, "refused", refusal->jseq);
-        rc |= ps_wire_pack_cstr (&pk, "reason") |
-              ps_wire_pack_str (&pk, refusal->reason, ps_wire_utf8_cut (refusal->reason, len));
+        rc |= ps_msgpack_pack_cstr (&pk, "reason") |
+              ps_msgpack_pack_str (&pk, refusal->reason, ps_wire_utf8_cut (refusal->reason, len));
     }
     return rc ? -1 : 0;
 }

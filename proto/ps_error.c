@@ -76,8 +76,8 @@ int ps_error_pack_reason (msgpack_packer *pk, const ps_error_t *e)
 {
     /* A reason may have been cut anywhere by its writer: the wire gets valid UTF-8. */
     size_t len = strnlen (e->reason, PS_REASON_MAX - 1);
-    int rc = ps_wire_pack_cstr (pk, "reason");
-    rc |= ps_wire_pack_str (pk, e->reason, ps_wire_utf8_cut (e->reason, len));
+    int rc = ps_msgpack_pack_cstr (pk, "reason");
+    rc |= ps_msgpack_pack_str (pk, e->reason, ps_wire_utf8_cut (e->reason, len));
     return rc;
 }
 

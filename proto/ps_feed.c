@@ -20,11 +20,11 @@ int ps_feed_update_encode (uint64_t epoch, uint64_t useq, const ps_update_item_t
     int rc = ps_wire_pack_header (&pk, 5, "update");
     rc |= ps_wire_pack_key_uint (&pk, "epoch", epoch);
     rc |= ps_wire_pack_key_uint (&pk, "useq", useq);
-    rc |= ps_wire_pack_cstr (&pk, "items");
+    rc |= ps_msgpack_pack_cstr (&pk, "items");
     rc |= msgpack_pack_array (&pk, n);
     for (size_t i = 0; i < n; i++) {
         rc |= msgpack_pack_array (&pk, 2);
-        rc |= ps_wire_pack_str (&pk, items[i].topic, items[i].topic_len);
+        rc |= ps_msgpack_pack_str (&pk, items[i].topic, items[i].topic_len);
         rc |= msgpack_pack_bin (&pk, items[i].body_len);
         rc |= msgpack_pack_bin_body (&pk, items[i].body, items[i].body_len);
     }
@@ -203,8 +203,8 @@ int ps_feed_heartbeat_encode (const ps_heartbeat_t *hb, msgpack_sbuffer *out)
     rc |= ps_wire_pack_key_uint (&pk, "seq", hb->seq);
     rc |= ps_wire_pack_key_uint (&pk, "interval_ms", hb->interval_ms);
     if (hb->has_prefix) {
-        rc |= ps_wire_pack_cstr (&pk, "prefix");
-        rc |= ps_wire_pack_str (&pk, hb->prefix, hb->prefix_len);
+        rc |= ps_msgpack_pack_cstr (&pk, "prefix");
+        rc |= ps_msgpack_pack_str (&pk, hb->prefix, hb->prefix_len);
         rc |= ps_wire_pack_key_uint (&pk, "sum", hb->sum & PS_DIGEST_MASK);
     }
     return rc ? -1 : 0;

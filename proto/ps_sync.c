@@ -19,8 +19,8 @@ int ps_sync_req_encode (const ps_snapshot_req_t *req, msgpack_sbuffer *out)
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
     int rc = ps_wire_pack_header (&pk, req->has_since ? 5 : 3, "snapshot");
-    rc |= ps_wire_pack_cstr (&pk, "prefix");
-    rc |= ps_wire_pack_str (&pk, req->prefix, req->prefix_len);
+    rc |= ps_msgpack_pack_cstr (&pk, "prefix");
+    rc |= ps_msgpack_pack_str (&pk, req->prefix, req->prefix_len);
     if (req->has_since) {
         rc |= ps_wire_pack_key_uint (&pk, "since", req->since);
         rc |= ps_wire_pack_key_uint (&pk, "epoch", req->epoch);

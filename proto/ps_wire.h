@@ -23,6 +23,7 @@
 #include "ps_error.h"
 #include "ps_grammar.h"
 #include "ps_limits.h"
+#include "ps_msgpack.h"
 
 /* Every integer on the wire fits int64, so clients in any language can hold it. */
 #define PS_WIRE_INT_MAX ((uint64_t) INT64_MAX)
@@ -232,29 +233,13 @@ static inline int ps_wire_need_array (const msgpack_object *o, const char *field
     return 0;
 }
 
-/*  The packers below return non-zero when one of PK's writes failed (out
-    of memory for a msgpack_sbuffer); encoders OR them together. Each
-    write is a statement of its own: the operands of '|' may be evaluated
-    in either order, and the bytes must go out in this one. */
-
-/* Packs the string S of LEN bytes. */
-static inline int ps_wire_pack_str (msgpack_packer *pk, const char *s, size_t len)
-{
-    int rc = msgpack_pack_str (pk, len);
-    rc |= msgpack_pack_str_body (pk, s, len);
-    return rc;
-}
-
-/* Packs the NUL-terminated string S. */
-static inline int ps_wire_pack_cstr (msgpack_packer *pk, const char *s)
-{
-    return ps_wire_pack_str (pk, s, strlen (s));
-}
+/*  The packers below return non-zero when one of PK's writes failed, as
+    ps_msgpack_pack_str does. */
 
 /* Packs KEY followed by unsigned integer V. */
 static inline int ps_wire_pack_key_uint (msgpack_packer *pk, const char *key, uint64_t v)
 {
-    int rc = ps_wire_pack_cstr (pk, key);
+    int rc = ps_msgpack_pack_cstr (pk, key);
     rc |= msgpack_pack_uint64 (pk, v);
     return rc;
 }
@@ -262,8 +247,8 @@ static inline int ps_wire_pack_key_uint (msgpack_packer *pk, const char *key, ui
 /* Packs KEY followed by the NUL-terminated string VALUE. */
 static inline int ps_wire_pack_key_str (msgpack_packer *pk, const char *key, const char *value)
 {
-    int rc = ps_wire_pack_cstr (pk, key);
-    rc |= ps_wire_pack_cstr (pk, value);
+    int rc = ps_msgpack_pack_cstr (pk, key);
+    rc |= ps_msgpack_pack_cstr (pk, value);
     return rc;
 }
 

@@ -405,7 +405,7 @@ static int s_flush_rejects (ps_engine_t *self, ps_engine_emit_fn *emit, void *ar
             rc = -1;
             continue;
         }
-        ps_indicators_reject (r->producer, r->seq, r->index, &r->error, &self->pk);
+        ps_body_reject_pack (r->producer, r->seq, r->index, &r->error, &self->pk);
         rc |= s_item_end (self, emit, arg);
     }
     if (self->rejects_dropped)

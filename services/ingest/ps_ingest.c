@@ -413,7 +413,7 @@ static void s_journal_batch (ps_ingest_t *self, size_t npending)
         return;
     }
     if (self->forward.size > PS_MAX_ENTRY) {
-        /* PS_MAX_ENTRY bounds every entry by construction (ps_proto.h), so
+        /* PS_MAX_ENTRY bounds every entry by construction (ps_limits.h), so
            this is a bug; still, an entry compute would refuse is never
            acknowledged. */
         ps_error_t e;

@@ -593,11 +593,7 @@ int main (int argc, char **argv)
     msgpack_sbuffer_init (&server.removed);
     msgpack_sbuffer_init (&server.reply);
     msgpack_sbuffer_init (&server.burst);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &server.removed, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 1);
-    msgpack_pack_str_with_body (&pk, "type", 4);
-    msgpack_pack_str_with_body (&pk, "removed", 7);
+    ps_body_removed_encode (&server.removed);
     server.epoch = (uint64_t) ps_wall_us ();
     server.heartbeat_ms = (uint32_t) heartbeat_ms;
     server.lvc = ps_lvc_new ();

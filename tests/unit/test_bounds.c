@@ -1,4 +1,4 @@
-/*  The size bounds along producer -> ingest -> compute (ps_proto.h): the
+/*  The size bounds along producer -> ingest -> compute (ps_limits.h): the
     largest journal entry ingest can write from any batch it accepts fits
     PS_MAX_ENTRY, which fits what compute reads (PS_MAX_INPUT); a batch
     over PS_MAX_BATCH is refused with "limit", naming the excess and its
