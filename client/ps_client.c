@@ -512,7 +512,8 @@ static int s_on_heartbeat (ps_client_t *self, const char *topic, size_t topic_le
 {
     ps_heartbeat_t hb;
     ps_error_t err, refusal;
-    if (ps_error_refusal_decode (body, size, &refusal, &err) == 0)
+    if (ps_peek_type (body, size) == PS_PEEK_ERROR &&
+        ps_error_refusal_decode (body, size, &refusal, &err) == 0)
         return s_on_refusal (self, topic, topic_len, &refusal, ev);
     if (ps_feed_heartbeat_decode (&hb, body, size, &err) != 0) {
         ps_log_every (PS_LOG_WARN, 10, "skipped an unreadable heartbeat", "reason=\"%s\"", err.reason);

@@ -8,6 +8,7 @@
 
 #include "ps_body.h"
 #include "ps_msgpack.h"
+#include "ps_wire.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -220,150 +221,6 @@ int ps_body_removed_encode (msgpack_sbuffer *out)
     return rc ? -1 : 0;
 }
 
-/* ---- Raw MessagePack headers ---------------------------------------------- */
-
-typedef enum { S_NIL, S_BOOL, S_INT, S_FLOAT, S_STR, S_BIN, S_EXT, S_ARRAY, S_MAP } s_kind_t;
-
-typedef struct {
-    s_kind_t kind;
-    const uint8_t *str; /* S_STR: its bytes */
-    uint64_t n;         /* S_STR: its length; S_ARRAY: elements; S_MAP: pairs */
-} s_obj_t;
-
-/*  Reads the object at *P (before END) into *O and moves *P past its
-    header, and past its payload when it is not a container. Returns -1
-    when the bytes end first or at the unused byte 0xc1. */
-static int s_next (const uint8_t **p, const uint8_t *end, s_obj_t *o)
-{
-    if (*p >= end)
-        return -1;
-    uint8_t b = *(*p)++;
-    size_t len_bytes = 0;
-    uint64_t payload = 0;
-    o->n = 0;
-    o->str = NULL;
-    if (b <= 0x7f || b >= 0xe0) {
-        o->kind = S_INT;
-        return 0;
-    }
-    if (b >= 0xa0 && b <= 0xbf) {
-        o->kind = S_STR;
-        payload = b & 0x1f;
-    } else if (b <= 0x8f) {
-        o->kind = S_MAP;
-        o->n = b & 0x0f;
-        return 0;
-    } else if (b <= 0x9f) {
-        o->kind = S_ARRAY;
-        o->n = b & 0x0f;
-        return 0;
-    } else
-        switch (b) {
-        case 0xc0:
-            o->kind = S_NIL;
-            return 0;
-        case 0xc2:
-        case 0xc3:
-            o->kind = S_BOOL;
-            return 0;
-        case 0xc4:
-        case 0xc5:
-        case 0xc6:
-            o->kind = S_BIN;
-            len_bytes = (size_t) 1 << (b - 0xc4);
-            break;
-        case 0xc7:
-        case 0xc8:
-        case 0xc9:
-            o->kind = S_EXT;
-            len_bytes = (size_t) 1 << (b - 0xc7);
-            payload = 1; /* the type byte */
-            break;
-        case 0xca:
-        case 0xcb:
-            o->kind = S_FLOAT;
-            payload = b == 0xca ? 4 : 8;
-            break;
-        case 0xcc:
-        case 0xcd:
-        case 0xce:
-        case 0xcf:
-            o->kind = S_INT;
-            payload = (uint64_t) 1 << (b - 0xcc);
-            break;
-        case 0xd0:
-        case 0xd1:
-        case 0xd2:
-        case 0xd3:
-            o->kind = S_INT;
-            payload = (uint64_t) 1 << (b - 0xd0);
-            break;
-        case 0xd4:
-        case 0xd5:
-        case 0xd6:
-        case 0xd7:
-        case 0xd8:
-            o->kind = S_EXT;
-            payload = 1 + ((uint64_t) 1 << (b - 0xd4));
-            break;
-        case 0xd9:
-        case 0xda:
-        case 0xdb:
-            o->kind = S_STR;
-            len_bytes = (size_t) 1 << (b - 0xd9);
-            break;
-        case 0xdc:
-        case 0xdd:
-            o->kind = S_ARRAY;
-            len_bytes = (size_t) 2 << (b - 0xdc);
-            break;
-        case 0xde:
-        case 0xdf:
-            o->kind = S_MAP;
-            len_bytes = (size_t) 2 << (b - 0xde);
-            break;
-        default: /* 0xc1 */
-            return -1;
-        }
-    if ((size_t) (end - *p) < len_bytes)
-        return -1;
-    uint64_t n = 0;
-    for (size_t i = 0; i < len_bytes; i++)
-        n = n << 8 | (*p)[i];
-    *p += len_bytes;
-    if (o->kind == S_ARRAY || o->kind == S_MAP) {
-        o->n = n;
-        return 0;
-    }
-    payload += n;
-    if (payload > (uint64_t) (end - *p))
-        return -1;
-    if (o->kind == S_STR) {
-        o->str = *p;
-        o->n = payload;
-    }
-    *p += payload;
-    return 0;
-}
-
-/*  Moves *P past the elements of O, whose header was just read (nothing
-    to do for a scalar). Returns -1 when the bytes end first. Each object
-    takes at least one byte, so this ends within END - *P steps. */
-static int s_skip (const uint8_t **p, const uint8_t *end, const s_obj_t *o)
-{
-    uint64_t todo = o->kind == S_MAP ? 2 * o->n : o->kind == S_ARRAY ? o->n : 0;
-    while (todo > 0) {
-        if (todo > (uint64_t) (end - *p))
-            return -1;
-        s_obj_t in;
-        if (s_next (p, end, &in) != 0)
-            return -1;
-        todo--;
-        todo += in.kind == S_MAP ? 2 * in.n : in.kind == S_ARRAY ? in.n : 0;
-    }
-    return 0;
-}
-
 /* ---- What each message holds ------------------------------------------------ */
 
 /* W_DIMS: a map whose entries are checked too (s_dims). */
@@ -441,20 +298,20 @@ static const s_message_t s_reject = {s_reject_keys, S_COUNT (s_reject_keys), "re
 static const char *const s_want_names[] = {"a string", "an integer", "a float", "a map",
                                            "a map"};
 
-static const char *s_kind_name (s_kind_t kind)
+static const char *s_kind_name (ps_wire_kind_t kind)
 {
     static const char *const names[] = {"nil", "bool", "int", "float", "str",
                                         "bin", "ext",  "array", "map"};
     return names[kind];
 }
 
-static bool s_is (const s_obj_t *o, const char *text, size_t len)
+static bool s_is (const ps_wire_obj_t *o, const char *text, size_t len)
 {
-    return o->kind == S_STR && o->n == len && memcmp (o->str, text, len) == 0;
+    return o->kind == PS_WIRE_STR && o->n == len && memcmp (o->str, text, len) == 0;
 }
 
 /* Returns the index of string O in KEYS, or -1. */
-static int s_find (const s_key_t *keys, int n, const s_obj_t *o)
+static int s_find (const s_key_t *keys, int n, const ps_wire_obj_t *o)
 {
     for (int i = 0; i < n; i++)
         if (keys[i].len == o->n && memcmp (keys[i].name, o->str, o->n) == 0)
@@ -481,7 +338,7 @@ static int s_fault (ps_body_fault_t *fault, ps_body_reason_t reason, ps_err_t co
 
 /*  The length of a key quoted back: at most S_QUOTE_MAX bytes, not ending
     inside a UTF-8 sequence. */
-static int s_quote_len (const s_obj_t *key)
+static int s_quote_len (const ps_wire_obj_t *key)
 {
     size_t len = key->n;
     if (len <= S_QUOTE_MAX)
@@ -492,35 +349,35 @@ static int s_quote_len (const s_obj_t *key)
     return (int) len;
 }
 
-static bool s_want_ok (s_want_t want, s_kind_t kind)
+static bool s_want_ok (s_want_t want, ps_wire_kind_t kind)
 {
     switch (want) {
     case W_STR:
-        return kind == S_STR;
+        return kind == PS_WIRE_STR;
     case W_INT:
-        return kind == S_INT;
+        return kind == PS_WIRE_INT;
     case W_FLOAT:
-        return kind == S_FLOAT;
+        return kind == PS_WIRE_FLOAT;
     default: /* W_MAP, W_DIMS */
-        return kind == S_MAP;
+        return kind == PS_WIRE_MAP;
     }
 }
 
 /*  Checks the dims map whose header O was just read and moves *P past
     it: at most PS_MAX_DIMS entries name -> value, names valid and
     distinct, values valid or "*" (a rolled-up dimension). */
-static int s_dims (const uint8_t **p, const uint8_t *end, const s_obj_t *o,
+static int s_dims (const uint8_t **p, const uint8_t *end, const ps_wire_obj_t *o,
                    ps_body_fault_t *fault)
 {
     if (o->n > PS_MAX_DIMS)
         return s_fault (fault, PS_BODY_DIMS, PS_E_DIMS, "dims", "dims has %llu entries, at most %d",
                         (unsigned long long) o->n, PS_MAX_DIMS);
-    s_obj_t names[PS_MAX_DIMS];
+    ps_wire_obj_t names[PS_MAX_DIMS];
     for (uint64_t i = 0; i < o->n; i++) {
-        s_obj_t name, value;
-        if (s_next (p, end, &name) != 0 || s_next (p, end, &value) != 0)
+        ps_wire_obj_t name, value;
+        if (ps_wire_next (p, end, &name) != 0 || ps_wire_next (p, end, &value) != 0)
             return s_fault (fault, PS_BODY_DECODE, PS_E_DECODE, "dims", "dims is truncated");
-        if (name.kind != S_STR || value.kind != S_STR)
+        if (name.kind != PS_WIRE_STR || value.kind != PS_WIRE_STR)
             return s_fault (fault, PS_BODY_DIMS, PS_E_DIMS, "dims",
                             "dims must map strings to strings, got %s -> %s",
                             s_kind_name (name.kind), s_kind_name (value.kind));
@@ -551,24 +408,24 @@ int ps_body_check (const char *topic, size_t topic_len, const uint8_t *body, siz
         m = &s_ratio;
 
     const uint8_t *p = body, *end = body + size;
-    s_obj_t map;
-    if (s_next (&p, end, &map) != 0)
+    ps_wire_obj_t map;
+    if (ps_wire_next (&p, end, &map) != 0)
         return s_fault (fault, PS_BODY_DECODE, PS_E_DECODE, "", "the body is not MessagePack");
-    if (map.kind != S_MAP)
+    if (map.kind != PS_WIRE_MAP)
         return s_fault (fault, PS_BODY_TYPE, PS_E_TYPE, "", "the body must be a map, got %s",
                         s_kind_name (map.kind));
     if (map.n > PS_BODY_KEYS_MAX)
         return s_fault (fault, PS_BODY_LIMIT, PS_E_LIMIT, "", "%llu keys, at most %d per body",
                         (unsigned long long) map.n, PS_BODY_KEYS_MAX);
     uint32_t seen = 0; /* bit I: m->keys[I] was given */
-    s_obj_t type = {S_NIL, NULL, 0};
-    s_obj_t unknown[PS_BODY_KEYS_MAX];
+    ps_wire_obj_t type = {PS_WIRE_NIL, NULL, 0};
+    ps_wire_obj_t unknown[PS_BODY_KEYS_MAX];
     size_t nunknown = 0;
     for (uint64_t k = 0; k < map.n; k++) {
-        s_obj_t key, value;
-        if (s_next (&p, end, &key) != 0)
+        ps_wire_obj_t key, value;
+        if (ps_wire_next (&p, end, &key) != 0)
             return s_fault (fault, PS_BODY_DECODE, PS_E_DECODE, "", "the body is truncated");
-        if (key.kind != S_STR)
+        if (key.kind != PS_WIRE_STR)
             return s_fault (fault, PS_BODY_TYPE, PS_E_TYPE, "",
                             "key %llu of the body is %s, not a string", (unsigned long long) k,
                             s_kind_name (key.kind));
@@ -591,7 +448,7 @@ int ps_body_check (const char *topic, size_t topic_len, const uint8_t *body, siz
                             "key \"%s\" appears twice", m->keys[i].name);
         if (i >= 0)
             seen |= 1u << i;
-        if (s_next (&p, end, &value) != 0)
+        if (ps_wire_next (&p, end, &value) != 0)
             return s_fault (fault, PS_BODY_DECODE, PS_E_DECODE, i < 0 ? "" : m->keys[i].name,
                             "the body is truncated");
         if (i >= 0 && !s_want_ok ((s_want_t) m->keys[i].want, value.kind))
@@ -603,7 +460,7 @@ int ps_body_check (const char *topic, size_t topic_len, const uint8_t *body, siz
         if (i >= 0 && m->keys[i].want == W_DIMS) {
             if (s_dims (&p, end, &value, fault) != 0)
                 return -1;
-        } else if (s_skip (&p, end, &value) != 0)
+        } else if (ps_wire_skip (&p, end, &value) != 0)
             return s_fault (fault, PS_BODY_DECODE, PS_E_DECODE, i < 0 ? "" : m->keys[i].name,
                             "the body is truncated");
     }

@@ -16,7 +16,8 @@
 
       ps_limits.h   protocol version and size limits
       ps_error.h    error codes and the error a decoder reports
-      ps_msgpack.h  strict reading of untrusted MessagePack
+      ps_msgpack.h  strict reading of untrusted MessagePack, string packing
+      ps_peek.h     which message a frame is, from its "type"
       ps_grammar.h  sources, dimensions, operations, cell topics
       ps_batch.h    reports and batches (producer -> ingest -> compute)
       ps_ack.h      acknowledgements (ingest -> producer)
@@ -39,6 +40,7 @@
 #include "ps_limits.h"
 #include "ps_error.h"
 #include "ps_msgpack.h"
+#include "ps_peek.h"
 #include "ps_grammar.h"
 #include "ps_batch.h"
 #include "ps_ack.h"

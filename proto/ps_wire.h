@@ -262,4 +262,149 @@ static inline int ps_wire_pack_header (msgpack_packer *pk, size_t n, const char 
     return rc;
 }
 
+/* ---- Inline: raw MessagePack headers (no allocation) --------------------- */
+
+/* The kinds of MessagePack object ps_wire_next tells apart. */
+typedef enum { PS_WIRE_NIL, PS_WIRE_BOOL, PS_WIRE_INT, PS_WIRE_FLOAT, PS_WIRE_STR, PS_WIRE_BIN, PS_WIRE_EXT, PS_WIRE_ARRAY, PS_WIRE_MAP } ps_wire_kind_t;
+
+typedef struct {
+    ps_wire_kind_t kind;
+    const uint8_t *str; /* PS_WIRE_STR: its bytes */
+    uint64_t n;         /* PS_WIRE_STR: its length; PS_WIRE_ARRAY: elements; PS_WIRE_MAP: pairs */
+} ps_wire_obj_t;
+
+/*  Reads the object at *P (before END) into *O and moves *P past its
+    header, and past its payload when it is not a container. Returns -1
+    when the bytes end first or at the unused byte 0xc1. */
+static inline int ps_wire_next (const uint8_t **p, const uint8_t *end, ps_wire_obj_t *o)
+{
+    if (*p >= end)
+        return -1;
+    uint8_t b = *(*p)++;
+    size_t len_bytes = 0;
+    uint64_t payload = 0;
+    o->n = 0;
+    o->str = NULL;
+    if (b <= 0x7f || b >= 0xe0) {
+        o->kind = PS_WIRE_INT;
+        return 0;
+    }
+    if (b >= 0xa0 && b <= 0xbf) {
+        o->kind = PS_WIRE_STR;
+        payload = b & 0x1f;
+    } else if (b <= 0x8f) {
+        o->kind = PS_WIRE_MAP;
+        o->n = b & 0x0f;
+        return 0;
+    } else if (b <= 0x9f) {
+        o->kind = PS_WIRE_ARRAY;
+        o->n = b & 0x0f;
+        return 0;
+    } else
+        switch (b) {
+        case 0xc0:
+            o->kind = PS_WIRE_NIL;
+            return 0;
+        case 0xc2:
+        case 0xc3:
+            o->kind = PS_WIRE_BOOL;
+            return 0;
+        case 0xc4:
+        case 0xc5:
+        case 0xc6:
+            o->kind = PS_WIRE_BIN;
+            len_bytes = (size_t) 1 << (b - 0xc4);
+            break;
+        case 0xc7:
+        case 0xc8:
+        case 0xc9:
+            o->kind = PS_WIRE_EXT;
+            len_bytes = (size_t) 1 << (b - 0xc7);
+            payload = 1; /* the type byte */
+            break;
+        case 0xca:
+        case 0xcb:
+            o->kind = PS_WIRE_FLOAT;
+            payload = b == 0xca ? 4 : 8;
+            break;
+        case 0xcc:
+        case 0xcd:
+        case 0xce:
+        case 0xcf:
+            o->kind = PS_WIRE_INT;
+            payload = (uint64_t) 1 << (b - 0xcc);
+            break;
+        case 0xd0:
+        case 0xd1:
+        case 0xd2:
+        case 0xd3:
+            o->kind = PS_WIRE_INT;
+            payload = (uint64_t) 1 << (b - 0xd0);
+            break;
+        case 0xd4:
+        case 0xd5:
+        case 0xd6:
+        case 0xd7:
+        case 0xd8:
+            o->kind = PS_WIRE_EXT;
+            payload = 1 + ((uint64_t) 1 << (b - 0xd4));
+            break;
+        case 0xd9:
+        case 0xda:
+        case 0xdb:
+            o->kind = PS_WIRE_STR;
+            len_bytes = (size_t) 1 << (b - 0xd9);
+            break;
+        case 0xdc:
+        case 0xdd:
+            o->kind = PS_WIRE_ARRAY;
+            len_bytes = (size_t) 2 << (b - 0xdc);
+            break;
+        case 0xde:
+        case 0xdf:
+            o->kind = PS_WIRE_MAP;
+            len_bytes = (size_t) 2 << (b - 0xde);
+            break;
+        default: /* 0xc1 */
+            return -1;
+        }
+    if ((size_t) (end - *p) < len_bytes)
+        return -1;
+    uint64_t n = 0;
+    for (size_t i = 0; i < len_bytes; i++)
+        n = n << 8 | (*p)[i];
+    *p += len_bytes;
+    if (o->kind == PS_WIRE_ARRAY || o->kind == PS_WIRE_MAP) {
+        o->n = n;
+        return 0;
+    }
+    payload += n;
+    if (payload > (uint64_t) (end - *p))
+        return -1;
+    if (o->kind == PS_WIRE_STR) {
+        o->str = *p;
+        o->n = payload;
+    }
+    *p += payload;
+    return 0;
+}
+
+/*  Moves *P past the elements of O, whose header was just read (nothing
+    to do for a scalar). Returns -1 when the bytes end first. Each object
+    takes at least one byte, so this ends within END - *P steps. */
+static inline int ps_wire_skip (const uint8_t **p, const uint8_t *end, const ps_wire_obj_t *o)
+{
+    uint64_t todo = o->kind == PS_WIRE_MAP ? 2 * o->n : o->kind == PS_WIRE_ARRAY ? o->n : 0;
+    while (todo > 0) {
+        if (todo > (uint64_t) (end - *p))
+            return -1;
+        ps_wire_obj_t in;
+        if (ps_wire_next (p, end, &in) != 0)
+            return -1;
+        todo--;
+        todo += in.kind == PS_WIRE_MAP ? 2 * in.n : in.kind == PS_WIRE_ARRAY ? in.n : 0;
+    }
+    return 0;
+}
+
 #endif

@@ -167,12 +167,14 @@ void ps_forward_receive (ps_forward_t *self, const void *data, size_t size, bool
 {
     ps_position_t pos;
     ps_refusal_t refusal;
-    ps_error_t err, answer, aerr;
+    ps_error_t err, answer;
+    bool refused = ps_peek_type (data, size) == PS_PEEK_ERROR;
     if (more)
         ps_log_every (PS_LOG_WARN, 10, "ignored a multipart frame from compute", NULL);
-    else if (ps_control_position_decode_refusal (data, size, &pos, &refusal, &err) == 0)
+    else if (!refused &&
+             ps_control_position_decode_refusal (data, size, &pos, &refusal, &err) == 0)
         s_on_position (self, &pos, &refusal, now_ms);
-    else if (ps_error_refusal_decode (data, size, &answer, &aerr) == 0)
+    else if (refused && ps_error_refusal_decode (data, size, &answer, &err) == 0)
         ps_log_every (PS_LOG_ERROR, 10,
                       "compute refuses this ingest's journal: nothing of it is applied",
                       "journal=%" PRIu64 " code=%s reason=\"%s\"", ps_journal_id (self->journal),
