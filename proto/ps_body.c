@@ -124,33 +124,18 @@ S_INLINE void s_pack_cell (const ps_body_cell_t *c, msgpack_packer *pk)
     }
 }
 
-/* A cell message's bytes, collected before they reach the caller's
-   packer. The longest message (4 dims, every indicator, 4 shares) takes
-   about 1.6 KB. */
-typedef struct {
-    size_t len;
-    char data[4096];
-} s_buf_t;
-
-S_INLINE int s_buf_write (void *data, const char *buf, size_t len)
-{
-    s_buf_t *b = data;
-    assert (len <= sizeof b->data - b->len);
-    memcpy (b->data + b->len, buf, len);
-    b->len += len;
-    return 0;
-}
-
 void ps_body_cell_pack (const ps_body_cell_t *cell, msgpack_packer *out)
 {
     /* msgpack-c's packing functions are inline and call the packer's
        write function for every few bytes: with a local packer whose
        function the compiler knows, those calls become plain stores, and
        the caller's packer is called once per message, not ~60 times. */
-    s_buf_t buf;
-    buf.len = 0;
+    /* The longest message (4 dims, every indicator, 4 shares) takes about
+       1.6 KB. */
+    char bytes[4096];
+    ps_wire_stack_t buf = {0, sizeof bytes, bytes};
     msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, s_buf_write);
+    msgpack_packer_init (&pk, &buf, ps_wire_stack_write);
     s_pack_cell (cell, &pk);
     out->callback (out->data, buf.data, buf.len);
 }

@@ -107,23 +107,6 @@ done:
     return rc;
 }
 
-/* A few bytes packed on the stack: msgpack-c's inline packing functions
-   call the packer's write function every few bytes, and one that the
-   compiler can see costs stores, not calls. */
-typedef struct {
-    size_t len;
-    char data[64];
-} s_stack_t;
-
-static int s_stack_write (void *data, const char *buf, size_t len)
-{
-    s_stack_t *st = data;
-    assert (len <= sizeof st->data - st->len);
-    memcpy (st->data + st->len, buf, len);
-    st->len += len;
-    return 0;
-}
-
 int ps_feed_body (uint64_t seq, uint64_t prev, uint64_t epoch, const uint8_t *fields,
                   size_t fields_len, msgpack_sbuffer *out)
 {
@@ -145,9 +128,10 @@ int ps_feed_body (uint64_t seq, uint64_t prev, uint64_t epoch, const uint8_t *fi
     /* Splice: a new header, the four numbering fields, then the original
        entries byte for byte, so publish never re-decodes compute's maps.
        The new head is packed on the stack and appended in one write. */
-    s_stack_t head = {0};
+    char bytes[64];
+    ps_wire_stack_t head = {0, sizeof bytes, bytes};
     msgpack_packer pk;
-    msgpack_packer_init (&pk, &head, s_stack_write);
+    msgpack_packer_init (&pk, &head, ps_wire_stack_write);
     msgpack_pack_map (&pk, (size_t) count + 4);
     ps_wire_pack_key_uint (&pk, "v", PS_PROTO_VERSION);
     ps_wire_pack_key_uint (&pk, "seq", seq);
