@@ -47,7 +47,8 @@ static int s_emit (void *arg, const void *frame, size_t size)
     uint64_t epoch, useq;
     size_t n;
     ps_error_t err;
-    if (ps_update_decode (frame, size, &epoch, &useq, &pub->items, &n, &pub->capacity, &err) != 0) {
+    if (ps_feed_update_decode (frame, size, &epoch, &useq, &pub->items, &n, &pub->capacity, &err) !=
+        0) {
         fprintf (stderr, "ps_enginebench: bad update frame: %s\n", err.reason);
         return -1;
     }

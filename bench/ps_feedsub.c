@@ -109,7 +109,7 @@ static int64_t s_count (ps_feedsub_t *self, const void *body, size_t size)
     msgpack_zone_clear (self->zone);
     if (msgpack_unpack (body, size, &off, self->zone, &obj) != MSGPACK_UNPACK_SUCCESS)
         return -1;
-    const msgpack_object *count = ps_map_get (&obj, "count");
+    const msgpack_object *count = ps_msgpack_map_get (&obj, "count");
     if (!count || count->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return -1;
     return (int64_t) count->via.u64;

@@ -140,7 +140,7 @@ static int s_encode (s_frame_t *f, const char *producer, const ps_keymix_t *mix,
     for (uint32_t i = 0; i < n; i++) {
         ps_report_t r;
         ps_keymix_report (mix, first + i, &r);
-        ps_report_pack (&pk, &r);
+        ps_batch_report_pack (&pk, &r);
     }
     /* The probe or marker: a day cell whose count is set to a time or
        token. A marker is a new cell each time, so compute publishes it

@@ -244,7 +244,7 @@ static void s_request (ps_client_t *self, bool fresh)
     ps_snapshot_req_t req = {.prefix_len = p->len};
     memcpy (req.prefix, p->text, p->len);
     msgpack_sbuffer_clear (&self->buf);
-    if (self->dealer && ps_snapshot_req_encode (&req, &self->buf) == 0)
+    if (self->dealer && ps_sync_req_encode (&req, &self->buf) == 0)
         zmq_send (self->dealer, self->buf.data, self->buf.size, ZMQ_DONTWAIT);
 }
 
@@ -500,7 +500,7 @@ static int s_on_refusal (ps_client_t *self, const char *topic, size_t topic_len,
     self->refusal = *refusal;
     ps_log_every (PS_LOG_WARN, 10, "publish refused a subscription",
                   "prefix=\"%.*s\" code=%s reason=\"%s\"", (int) len, prefix,
-                  ps_err_name (refusal->code), refusal->reason);
+                  ps_error_code_name (refusal->code), refusal->reason);
     s_event (ev, PS_CLIENT_REFUSED, topic, topic_len, NULL, 0, self->epoch, 0);
     ev->reason = self->refusal.reason;
     return 1;
@@ -512,9 +512,10 @@ static int s_on_heartbeat (ps_client_t *self, const char *topic, size_t topic_le
 {
     ps_heartbeat_t hb;
     ps_error_t err, refusal;
-    if (ps_refusal_decode (body, size, &refusal, &err) == 0)
+    if (ps_peek_type (body, size) == PS_PEEK_ERROR &&
+        ps_error_refusal_decode (body, size, &refusal, &err) == 0)
         return s_on_refusal (self, topic, topic_len, &refusal, ev);
-    if (ps_heartbeat_decode (&hb, body, size, &err) != 0) {
+    if (ps_feed_heartbeat_decode (&hb, body, size, &err) != 0) {
         ps_log_every (PS_LOG_WARN, 10, "skipped an unreadable heartbeat", "reason=\"%s\"", err.reason);
         return 0;
     }
@@ -628,7 +629,7 @@ static int s_read_feed (ps_client_t *self, ps_client_event_t *ev)
         ps_log_every (PS_LOG_WARN, 10, "skipped an unreadable feed message",
                       "topic=\"%.*s\" field=%s code=%s reason=\"%s\"",
                       (int) (topic_len > 200 ? 200 : topic_len), topic, err.field,
-                      ps_err_name (err.code), err.reason);
+                      ps_error_code_name (err.code), err.reason);
         self->stats.unreadable++;
         /* A live view missed that message: it is no longer exact. */
         if (self->state == S_LIVE)
@@ -663,12 +664,12 @@ static int s_on_reply (ps_client_t *self, ps_error_t *err)
     }
     ps_snapshot_end_t end;
     ps_error_t refusal;
-    int rc = ps_snapshot_end_decode (&end, &refusal, body, size, err);
+    int rc = ps_sync_end_decode (&end, &refusal, body, size, err);
     if (rc < 0)
         return -1;
     if (rc == 1) {
         ps_log_every (PS_LOG_WARN, 10, "snapshot refused; asking again", "code=%s reason=\"%s\"",
-                 ps_err_name (refusal.code), refusal.reason);
+                      ps_error_code_name (refusal.code), refusal.reason);
         self->req_deadline = ps_clock_ms () + S_RETRY_MS;
         return 0;
     }
@@ -699,7 +700,7 @@ static void s_reply_unreadable (ps_client_t *self, bool has_topic, const ps_erro
                   "topic=\"%.*s\" field=%s code=%s reason=\"%s\" retry_ms=%d",
                   (int) (topic_len > 200 ? 200 : topic_len),
                   has_topic ? (const char *) zmq_msg_data (&self->frames[0]) : "", err->field,
-                  ps_err_name (err->code), err->reason, self->backoff_ms);
+                  ps_error_code_name (err->code), err->reason, self->backoff_ms);
     self->stats.unreadable++;
     ps_sock_destroy (&self->dealer);
     self->req_deadline = ps_clock_ms () + self->backoff_ms;

@@ -1,11 +1,16 @@
-/*  ps_body: the check of an update item's body; see ps_body.h.
+/*  ps_body: the encoders and the check of an update item's body; see
+    ps_body.h.
 
-    The body is read as raw MessagePack headers, as ps_msgpack_check does:
-    msgpack-c would build an object tree (and allocate) for every body of
-    the hot path only to look at its top-level keys. */
+    The check reads the body as raw MessagePack headers, as
+    ps_msgpack_check does: msgpack-c would build an object tree (and
+    allocate) for every body of the hot path only to look at its top-level
+    keys. */
 
 #include "ps_body.h"
+#include "ps_msgpack.h"
+#include "ps_wire.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -26,148 +31,179 @@ const char *ps_body_reason_name (ps_body_reason_t reason)
     return reason < PS_BODY__COUNT ? s_reason_names[reason] : "unknown";
 }
 
-/* ---- Raw MessagePack headers ---------------------------------------------- */
+/* ---- Encoding ------------------------------------------------------------- */
 
-typedef enum { S_NIL, S_BOOL, S_INT, S_FLOAT, S_STR, S_BIN, S_EXT, S_ARRAY, S_MAP } s_kind_t;
+/* For the functions that pack a cell message: inlined into
+   ps_body_cell_pack, where the packer's write function is known, each of
+   msgpack-c's writes of a few bytes becomes a few stores. */
+#define S_INLINE static inline __attribute__ ((always_inline))
 
-typedef struct {
-    s_kind_t kind;
-    const uint8_t *str; /* S_STR: its bytes */
-    uint64_t n;         /* S_STR: its length; S_ARRAY: elements; S_MAP: pairs */
-} s_obj_t;
-
-/*  Reads the object at *P (before END) into *O and moves *P past its
-    header, and past its payload when it is not a container. Returns -1
-    when the bytes end first or at the unused byte 0xc1. */
-static int s_next (const uint8_t **p, const uint8_t *end, s_obj_t *o)
+/* Packs KEY and V. */
+S_INLINE void s_pack_int (msgpack_packer *pk, const char *key, int64_t v)
 {
-    if (*p >= end)
-        return -1;
-    uint8_t b = *(*p)++;
-    size_t len_bytes = 0;
-    uint64_t payload = 0;
-    o->n = 0;
-    o->str = NULL;
-    if (b <= 0x7f || b >= 0xe0) {
-        o->kind = S_INT;
-        return 0;
-    }
-    if (b >= 0xa0 && b <= 0xbf) {
-        o->kind = S_STR;
-        payload = b & 0x1f;
-    } else if (b <= 0x8f) {
-        o->kind = S_MAP;
-        o->n = b & 0x0f;
-        return 0;
-    } else if (b <= 0x9f) {
-        o->kind = S_ARRAY;
-        o->n = b & 0x0f;
-        return 0;
-    } else
-        switch (b) {
-        case 0xc0:
-            o->kind = S_NIL;
-            return 0;
-        case 0xc2:
-        case 0xc3:
-            o->kind = S_BOOL;
-            return 0;
-        case 0xc4:
-        case 0xc5:
-        case 0xc6:
-            o->kind = S_BIN;
-            len_bytes = (size_t) 1 << (b - 0xc4);
-            break;
-        case 0xc7:
-        case 0xc8:
-        case 0xc9:
-            o->kind = S_EXT;
-            len_bytes = (size_t) 1 << (b - 0xc7);
-            payload = 1; /* the type byte */
-            break;
-        case 0xca:
-        case 0xcb:
-            o->kind = S_FLOAT;
-            payload = b == 0xca ? 4 : 8;
-            break;
-        case 0xcc:
-        case 0xcd:
-        case 0xce:
-        case 0xcf:
-            o->kind = S_INT;
-            payload = (uint64_t) 1 << (b - 0xcc);
-            break;
-        case 0xd0:
-        case 0xd1:
-        case 0xd2:
-        case 0xd3:
-            o->kind = S_INT;
-            payload = (uint64_t) 1 << (b - 0xd0);
-            break;
-        case 0xd4:
-        case 0xd5:
-        case 0xd6:
-        case 0xd7:
-        case 0xd8:
-            o->kind = S_EXT;
-            payload = 1 + ((uint64_t) 1 << (b - 0xd4));
-            break;
-        case 0xd9:
-        case 0xda:
-        case 0xdb:
-            o->kind = S_STR;
-            len_bytes = (size_t) 1 << (b - 0xd9);
-            break;
-        case 0xdc:
-        case 0xdd:
-            o->kind = S_ARRAY;
-            len_bytes = (size_t) 2 << (b - 0xdc);
-            break;
-        case 0xde:
-        case 0xdf:
-            o->kind = S_MAP;
-            len_bytes = (size_t) 2 << (b - 0xde);
-            break;
-        default: /* 0xc1 */
-            return -1;
-        }
-    if ((size_t) (end - *p) < len_bytes)
-        return -1;
-    uint64_t n = 0;
-    for (size_t i = 0; i < len_bytes; i++)
-        n = n << 8 | (*p)[i];
-    *p += len_bytes;
-    if (o->kind == S_ARRAY || o->kind == S_MAP) {
-        o->n = n;
-        return 0;
-    }
-    payload += n;
-    if (payload > (uint64_t) (end - *p))
-        return -1;
-    if (o->kind == S_STR) {
-        o->str = *p;
-        o->n = payload;
-    }
-    *p += payload;
-    return 0;
+    ps_msgpack_pack_cstr (pk, key);
+    msgpack_pack_int64 (pk, v);
 }
 
-/*  Moves *P past the elements of O, whose header was just read (nothing
-    to do for a scalar). Returns -1 when the bytes end first. Each object
-    takes at least one byte, so this ends within END - *P steps. */
-static int s_skip (const uint8_t **p, const uint8_t *end, const s_obj_t *o)
+/* Packs KEY and F when F is present. */
+S_INLINE void s_pack_figure (msgpack_packer *pk, const char *key, const ps_body_figure_t *f)
 {
-    uint64_t todo = o->kind == S_MAP ? 2 * o->n : o->kind == S_ARRAY ? o->n : 0;
-    while (todo > 0) {
-        if (todo > (uint64_t) (end - *p))
-            return -1;
-        s_obj_t in;
-        if (s_next (p, end, &in) != 0)
-            return -1;
-        todo--;
-        todo += in.kind == S_MAP ? 2 * in.n : in.kind == S_ARRAY ? in.n : 0;
+    if (f->has) {
+        ps_msgpack_pack_cstr (pk, key);
+        msgpack_pack_double (pk, f->value);
     }
-    return 0;
+}
+
+/* Packs the present figures of G under KEYS (count, amount, average ticket). */
+S_INLINE void s_pack_growth (msgpack_packer *pk, const char *const keys[3],
+                             const ps_body_growth_t *g)
+{
+    s_pack_figure (pk, keys[0], &g->count);
+    s_pack_figure (pk, keys[1], &g->amount);
+    s_pack_figure (pk, keys[2], &g->avg_ticket);
+}
+
+/* Pairs a growth packs. */
+S_INLINE int s_growth_n (const ps_body_growth_t *g)
+{
+    return g->count.has + g->amount.has + g->avg_ticket.has;
+}
+
+static const char *const s_yoy_keys[3] = {"yoy_count_pct", "yoy_amount_pct", "yoy_avg_ticket_pct"};
+static const char *const s_pop_keys[3] = {"pop_count_pct", "pop_amount_pct", "pop_avg_ticket_pct"};
+static const char *const s_ytd_yoy_keys[3] = {"ytd_yoy_count_pct", "ytd_yoy_amount_pct",
+                                              "ytd_yoy_avg_ticket_pct"};
+
+S_INLINE void s_pack_cell (const ps_body_cell_t *c, msgpack_packer *pk)
+{
+    int n = 5 + c->has_count + 3 * c->has_amount + c->avg_ticket.has + s_growth_n (&c->yoy) +
+            s_growth_n (&c->pop) + c->has_ytd_count + c->has_ytd_amount + c->ytd_avg_ticket.has +
+            s_growth_n (&c->ytd_yoy) + (c->nshares > 0);
+    msgpack_pack_map (pk, (size_t) n);
+    ps_msgpack_pack_cstr (pk, "type");
+    ps_msgpack_pack_cstr (pk, "cell");
+    ps_msgpack_pack_cstr (pk, "source");
+    ps_msgpack_pack_cstr (pk, c->source);
+    ps_msgpack_pack_cstr (pk, "period");
+    ps_msgpack_pack_cstr (pk, c->period);
+    ps_msgpack_pack_cstr (pk, "gran");
+    ps_msgpack_pack_cstr (pk, ps_gran_name (c->gran));
+    ps_msgpack_pack_cstr (pk, "dims");
+    msgpack_pack_map (pk, (size_t) c->ndims);
+    for (int i = 0; i < c->ndims; i++) {
+        ps_msgpack_pack_cstr (pk, c->dims[i].name);
+        ps_msgpack_pack_cstr (pk, c->dims[i].value);
+    }
+    if (c->has_count)
+        s_pack_int (pk, "count", c->count);
+    if (c->has_amount) {
+        s_pack_int (pk, "amount", c->amount);
+        ps_msgpack_pack_cstr (pk, "currency");
+        ps_msgpack_pack_cstr (pk, c->currency);
+        s_pack_int (pk, "exp", c->exp);
+    }
+    s_pack_figure (pk, "avg_ticket", &c->avg_ticket);
+    s_pack_growth (pk, s_yoy_keys, &c->yoy);
+    s_pack_growth (pk, s_pop_keys, &c->pop);
+    if (c->has_ytd_count)
+        s_pack_int (pk, "ytd_count", c->ytd_count);
+    if (c->has_ytd_amount)
+        s_pack_int (pk, "ytd_amount", c->ytd_amount);
+    s_pack_figure (pk, "ytd_avg_ticket", &c->ytd_avg_ticket);
+    s_pack_growth (pk, s_ytd_yoy_keys, &c->ytd_yoy);
+    if (c->nshares == 0)
+        return;
+    ps_msgpack_pack_cstr (pk, "share");
+    msgpack_pack_map (pk, (size_t) c->nshares);
+    for (int i = 0; i < c->nshares; i++) {
+        const ps_body_share_t *sh = &c->shares[i];
+        ps_msgpack_pack_cstr (pk, c->dims[sh->dim].name);
+        msgpack_pack_map (pk, (size_t) (sh->count_pct.has + sh->amount_pct.has));
+        s_pack_figure (pk, "count_pct", &sh->count_pct);
+        s_pack_figure (pk, "amount_pct", &sh->amount_pct);
+    }
+}
+
+void ps_body_cell_pack (const ps_body_cell_t *cell, msgpack_packer *out)
+{
+    /* msgpack-c's packing functions are inline and call the packer's
+       write function for every few bytes: with a local packer whose
+       function the compiler knows, those calls become plain stores, and
+       the caller's packer is called once per message, not ~60 times. */
+    /* The longest message (4 dims, every indicator, 4 shares) takes about
+       1.6 KB. */
+    char bytes[4096];
+    ps_wire_stack_t buf = {0, sizeof bytes, bytes};
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, ps_wire_stack_write);
+    s_pack_cell (cell, &pk);
+    out->callback (out->data, buf.data, buf.len);
+}
+
+/* Packs one side of a ratio. Returns non-zero when a write failed. */
+static int s_pack_side (msgpack_packer *pk, const ps_body_side_t *side)
+{
+    int rc = msgpack_pack_map (pk, side->has_value ? 3 : 2);
+    rc |= ps_msgpack_pack_cstr (pk, "topic");
+    rc |= ps_msgpack_pack_cstr (pk, side->topic);
+    rc |= ps_msgpack_pack_cstr (pk, "measure");
+    rc |= ps_msgpack_pack_cstr (pk, side->measure);
+    if (side->has_value) {
+        rc |= ps_msgpack_pack_cstr (pk, "value");
+        rc |= msgpack_pack_int64 (pk, side->value);
+    }
+    return rc;
+}
+
+int ps_body_ratio_pack (const ps_body_ratio_t *ratio, msgpack_packer *pk)
+{
+    int rc = msgpack_pack_map (pk, ratio->value.has ? 6 : 5);
+    rc |= ps_msgpack_pack_cstr (pk, "type");
+    rc |= ps_msgpack_pack_cstr (pk, "ratio");
+    rc |= ps_msgpack_pack_cstr (pk, "name");
+    rc |= ps_msgpack_pack_cstr (pk, ratio->name);
+    rc |= ps_msgpack_pack_cstr (pk, "period");
+    rc |= ps_msgpack_pack_cstr (pk, ratio->period);
+    if (ratio->value.has) {
+        rc |= ps_msgpack_pack_cstr (pk, "value");
+        rc |= msgpack_pack_double (pk, ratio->value.value);
+    }
+    rc |= ps_msgpack_pack_cstr (pk, "numerator");
+    rc |= s_pack_side (pk, &ratio->num);
+    rc |= ps_msgpack_pack_cstr (pk, "denominator");
+    rc |= s_pack_side (pk, &ratio->den);
+    return rc;
+}
+
+int ps_body_reject_pack (const char *producer, uint64_t seq, uint32_t index,
+                         const ps_error_t *error, msgpack_packer *pk)
+{
+    int rc = msgpack_pack_map (pk, 7);
+    rc |= ps_msgpack_pack_cstr (pk, "type");
+    rc |= ps_msgpack_pack_cstr (pk, "reject");
+    rc |= ps_msgpack_pack_cstr (pk, "producer");
+    rc |= ps_msgpack_pack_cstr (pk, producer);
+    rc |= ps_msgpack_pack_cstr (pk, "batch_seq");
+    rc |= msgpack_pack_uint64 (pk, seq);
+    rc |= ps_msgpack_pack_cstr (pk, "index");
+    rc |= msgpack_pack_uint32 (pk, index);
+    rc |= ps_msgpack_pack_cstr (pk, "code");
+    rc |= ps_msgpack_pack_cstr (pk, ps_error_code_name (error->code));
+    rc |= ps_msgpack_pack_cstr (pk, "field");
+    rc |= ps_msgpack_pack_cstr (pk, error->field ? error->field : "");
+    rc |= ps_msgpack_pack_cstr (pk, "reason");
+    rc |= ps_msgpack_pack_cstr (pk, error->reason);
+    return rc;
+}
+
+int ps_body_removed_encode (msgpack_sbuffer *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map (&pk, 1);
+    rc |= ps_msgpack_pack_cstr (&pk, "type");
+    rc |= ps_msgpack_pack_cstr (&pk, "removed");
+    return rc ? -1 : 0;
 }
 
 /* ---- What each message holds ------------------------------------------------ */
@@ -247,20 +283,20 @@ static const s_message_t s_reject = {s_reject_keys, S_COUNT (s_reject_keys), "re
 static const char *const s_want_names[] = {"a string", "an integer", "a float", "a map",
                                            "a map"};
 
-static const char *s_kind_name (s_kind_t kind)
+static const char *s_kind_name (ps_wire_kind_t kind)
 {
     static const char *const names[] = {"nil", "bool", "int", "float", "str",
                                         "bin", "ext",  "array", "map"};
     return names[kind];
 }
 
-static bool s_is (const s_obj_t *o, const char *text, size_t len)
+static bool s_is (const ps_wire_obj_t *o, const char *text, size_t len)
 {
-    return o->kind == S_STR && o->n == len && memcmp (o->str, text, len) == 0;
+    return o->kind == PS_WIRE_STR && o->n == len && memcmp (o->str, text, len) == 0;
 }
 
 /* Returns the index of string O in KEYS, or -1. */
-static int s_find (const s_key_t *keys, int n, const s_obj_t *o)
+static int s_find (const s_key_t *keys, int n, const ps_wire_obj_t *o)
 {
     for (int i = 0; i < n; i++)
         if (keys[i].len == o->n && memcmp (keys[i].name, o->str, o->n) == 0)
@@ -287,7 +323,7 @@ static int s_fault (ps_body_fault_t *fault, ps_body_reason_t reason, ps_err_t co
 
 /*  The length of a key quoted back: at most S_QUOTE_MAX bytes, not ending
     inside a UTF-8 sequence. */
-static int s_quote_len (const s_obj_t *key)
+static int s_quote_len (const ps_wire_obj_t *key)
 {
     size_t len = key->n;
     if (len <= S_QUOTE_MAX)
@@ -298,40 +334,41 @@ static int s_quote_len (const s_obj_t *key)
     return (int) len;
 }
 
-static bool s_want_ok (s_want_t want, s_kind_t kind)
+static bool s_want_ok (s_want_t want, ps_wire_kind_t kind)
 {
     switch (want) {
     case W_STR:
-        return kind == S_STR;
+        return kind == PS_WIRE_STR;
     case W_INT:
-        return kind == S_INT;
+        return kind == PS_WIRE_INT;
     case W_FLOAT:
-        return kind == S_FLOAT;
+        return kind == PS_WIRE_FLOAT;
     default: /* W_MAP, W_DIMS */
-        return kind == S_MAP;
+        return kind == PS_WIRE_MAP;
     }
 }
 
 /*  Checks the dims map whose header O was just read and moves *P past
     it: at most PS_MAX_DIMS entries name -> value, names valid and
     distinct, values valid or "*" (a rolled-up dimension). */
-static int s_dims (const uint8_t **p, const uint8_t *end, const s_obj_t *o,
+static int s_dims (const uint8_t **p, const uint8_t *end, const ps_wire_obj_t *o,
                    ps_body_fault_t *fault)
 {
     if (o->n > PS_MAX_DIMS)
         return s_fault (fault, PS_BODY_DIMS, PS_E_DIMS, "dims", "dims has %llu entries, at most %d",
                         (unsigned long long) o->n, PS_MAX_DIMS);
-    s_obj_t names[PS_MAX_DIMS];
+    ps_wire_obj_t names[PS_MAX_DIMS];
     for (uint64_t i = 0; i < o->n; i++) {
-        s_obj_t name, value;
-        if (s_next (p, end, &name) != 0 || s_next (p, end, &value) != 0)
+        ps_wire_obj_t name, value;
+        if (ps_wire_next (p, end, &name) != 0 || ps_wire_next (p, end, &value) != 0)
             return s_fault (fault, PS_BODY_DECODE, PS_E_DECODE, "dims", "dims is truncated");
-        if (name.kind != S_STR || value.kind != S_STR)
+        if (name.kind != PS_WIRE_STR || value.kind != PS_WIRE_STR)
             return s_fault (fault, PS_BODY_DIMS, PS_E_DIMS, "dims",
                             "dims must map strings to strings, got %s -> %s",
                             s_kind_name (name.kind), s_kind_name (value.kind));
-        if (!ps_dim_name_valid ((const char *) name.str, name.n) ||
-            !(s_is (&value, "*", 1) || ps_dim_value_valid ((const char *) value.str, value.n)))
+        if (!ps_grammar_dim_name_valid ((const char *) name.str, name.n) ||
+            !(s_is (&value, "*", 1) ||
+              ps_grammar_dim_value_valid ((const char *) value.str, value.n)))
             return s_fault (fault, PS_BODY_DIMS, PS_E_DIMS, "dims",
                             "dims entry '%.*s' is not a valid name and value", s_quote_len (&name),
                             (const char *) name.str);
@@ -356,24 +393,24 @@ int ps_body_check (const char *topic, size_t topic_len, const uint8_t *body, siz
         m = &s_ratio;
 
     const uint8_t *p = body, *end = body + size;
-    s_obj_t map;
-    if (s_next (&p, end, &map) != 0)
+    ps_wire_obj_t map;
+    if (ps_wire_next (&p, end, &map) != 0)
         return s_fault (fault, PS_BODY_DECODE, PS_E_DECODE, "", "the body is not MessagePack");
-    if (map.kind != S_MAP)
+    if (map.kind != PS_WIRE_MAP)
         return s_fault (fault, PS_BODY_TYPE, PS_E_TYPE, "", "the body must be a map, got %s",
                         s_kind_name (map.kind));
     if (map.n > PS_BODY_KEYS_MAX)
         return s_fault (fault, PS_BODY_LIMIT, PS_E_LIMIT, "", "%llu keys, at most %d per body",
                         (unsigned long long) map.n, PS_BODY_KEYS_MAX);
     uint32_t seen = 0; /* bit I: m->keys[I] was given */
-    s_obj_t type = {S_NIL, NULL, 0};
-    s_obj_t unknown[PS_BODY_KEYS_MAX];
+    ps_wire_obj_t type = {PS_WIRE_NIL, NULL, 0};
+    ps_wire_obj_t unknown[PS_BODY_KEYS_MAX];
     size_t nunknown = 0;
     for (uint64_t k = 0; k < map.n; k++) {
-        s_obj_t key, value;
-        if (s_next (&p, end, &key) != 0)
+        ps_wire_obj_t key, value;
+        if (ps_wire_next (&p, end, &key) != 0)
             return s_fault (fault, PS_BODY_DECODE, PS_E_DECODE, "", "the body is truncated");
-        if (key.kind != S_STR)
+        if (key.kind != PS_WIRE_STR)
             return s_fault (fault, PS_BODY_TYPE, PS_E_TYPE, "",
                             "key %llu of the body is %s, not a string", (unsigned long long) k,
                             s_kind_name (key.kind));
@@ -396,7 +433,7 @@ int ps_body_check (const char *topic, size_t topic_len, const uint8_t *body, siz
                             "key \"%s\" appears twice", m->keys[i].name);
         if (i >= 0)
             seen |= 1u << i;
-        if (s_next (&p, end, &value) != 0)
+        if (ps_wire_next (&p, end, &value) != 0)
             return s_fault (fault, PS_BODY_DECODE, PS_E_DECODE, i < 0 ? "" : m->keys[i].name,
                             "the body is truncated");
         if (i >= 0 && !s_want_ok ((s_want_t) m->keys[i].want, value.kind))
@@ -408,7 +445,7 @@ int ps_body_check (const char *topic, size_t topic_len, const uint8_t *body, siz
         if (i >= 0 && m->keys[i].want == W_DIMS) {
             if (s_dims (&p, end, &value, fault) != 0)
                 return -1;
-        } else if (s_skip (&p, end, &value) != 0)
+        } else if (ps_wire_skip (&p, end, &value) != 0)
             return s_fault (fault, PS_BODY_DECODE, PS_E_DECODE, i < 0 ? "" : m->keys[i].name,
                             "the body is truncated");
     }

@@ -1,6 +1,12 @@
-/*  ps_body: what the body of an update item (compute -> publish) may hold
-    (PROTOCOL.md 5.2 and 5.4): a cell, ratio or reject message, or a
-    removal, without the numbering keys publish adds in front.
+/*  ps_body: the body of an update item (compute -> publish, PROTOCOL.md
+    5.2 and 5.4): a cell, ratio or reject message, or a removal, without
+    the numbering keys publish adds in front. Compute fills a struct and
+    the encoders here pack it; publish checks what arrives.
+
+    The cell encoder is on compute's hot path (one body per changed cell
+    and flush): it packs into a local buffer whose write function the
+    compiler sees, so each of msgpack-c's writes of a few bytes becomes a
+    few stores, and calls the caller's packer once per body.
 
     Publish republishes each body byte for byte behind its own numbering
     (ps_feed_body). A body that already carries "seq" (or "v", "prev",
@@ -17,10 +23,100 @@
 #ifndef PS_BODY_H_INCLUDED
 #define PS_BODY_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ps_proto.h"
+#include <msgpack.h>
+
+#include "ps_error.h"
+#include "ps_grammar.h"
+
+/* ---- Encoding --------------------------------------------------------------- */
+
+/* A figure that is left out of the body when it has no defined base. */
+typedef struct {
+    bool has;
+    double value;
+} ps_body_figure_t;
+
+/* Growth in % of a cell's count, amount and average ticket over a base. */
+typedef struct {
+    ps_body_figure_t count;
+    ps_body_figure_t amount;
+    ps_body_figure_t avg_ticket;
+} ps_body_growth_t;
+
+/* One entry of a cell's "share": dimension DIM's share of its rolled-up "*". */
+typedef struct {
+    int dim; /* index into the cell's dims */
+    ps_body_figure_t count_pct;
+    ps_body_figure_t amount_pct; /* at least one of the two is present */
+} ps_body_share_t;
+
+/*  A cell message (PROTOCOL.md "Cell message"). Absent measures and
+    figures are left out of the map, never sent as NaN or infinity. */
+typedef struct {
+    const char *source;
+    const char *period; /* its text form */
+    ps_gran_t gran;
+    int ndims;
+    ps_dim_t dims[PS_MAX_DIMS]; /* sorted by name */
+    bool has_count;
+    int64_t count;
+    bool has_amount; /* with CURRENCY and EXP */
+    int64_t amount;
+    const char *currency;
+    int64_t exp; /* the currency's minor-unit exponent */
+    ps_body_figure_t avg_ticket;
+    ps_body_growth_t yoy; /* over the same period a year earlier */
+    ps_body_growth_t pop; /* over the previous period */
+    bool has_ytd_count;   /* month and quarter cells: the year to date */
+    int64_t ytd_count;
+    bool has_ytd_amount;
+    int64_t ytd_amount;
+    ps_body_figure_t ytd_avg_ticket;
+    ps_body_growth_t ytd_yoy;
+    int nshares;
+    ps_body_share_t shares[PS_MAX_DIMS];
+} ps_body_cell_t;
+
+/*  Packs the cell message CELL with PK, in one call of PK's write
+    function. Cannot fail but through PK's write, whose result it ignores
+    as msgpack-c's packers do (compute's bodies buffer). */
+void ps_body_cell_pack (const ps_body_cell_t *cell, msgpack_packer *pk);
+
+/* One side of a ratio: the cell it reads, which measure, and its value. */
+typedef struct {
+    char topic[PS_TOPIC_MAX + 1];
+    const char *measure; /* "count" or "amount" */
+    bool has_value;
+    int64_t value;
+} ps_body_side_t;
+
+/* A ratio message (PROTOCOL.md "Ratio message"). */
+typedef struct {
+    const char *name;
+    const char *period;     /* its text form */
+    ps_body_figure_t value; /* absent when a side has no value or the denominator is 0 */
+    ps_body_side_t num;
+    ps_body_side_t den;
+} ps_body_ratio_t;
+
+/*  Packs the ratio message RATIO with PK. Returns non-zero when one of
+    PK's writes failed. */
+int ps_body_ratio_pack (const ps_body_ratio_t *ratio, msgpack_packer *pk);
+
+/*  Packs the reject message of report INDEX of batch (PRODUCER, SEQ),
+    refused with ERROR, with PK. Returns non-zero when a write failed. */
+int ps_body_reject_pack (const char *producer, uint64_t seq, uint32_t index,
+                         const ps_error_t *error, msgpack_packer *pk);
+
+/*  Appends the body of a removal, {"type": "removed"}, to OUT. Returns 0,
+    or -1 when out of memory. */
+int ps_body_removed_encode (msgpack_sbuffer *out);
+
+/* ---- Checking ---------------------------------------------------------------- */
 
 /* Keys of one body, at most: a cell uses 23 at most; the rest leaves room
    for optional keys added within version 1 (PROTOCOL.md 11). */
@@ -47,9 +143,9 @@ typedef struct {
     ps_error_t error; /* code, field (the key at fault, "" for the body) and a sentence */
 } ps_body_fault_t;
 
-/*  Checks BODY (SIZE bytes, at least 1; ps_update_decode has already found
+/*  Checks BODY (SIZE bytes, at least 1; ps_feed_update_decode has already found
     it one well-formed map) against what an item of TOPIC (TOPIC_LEN bytes,
-    a topic ps_update_decode accepted) may carry: a cell message on a cell
+    a topic ps_feed_update_decode accepted) may carry: a cell message on a cell
     topic, a ratio message on "$ratio/...", a reject message on "$reject",
     and {"type": "removed"} on a cell or ratio topic. Returns 0, or -1 with
     *FAULT saying which key and why. Never reads outside BODY. */

@@ -48,7 +48,7 @@ static void s_print_reject (s_reporter_t *r, uint64_t line, const char *field, c
 
 static void s_on_reject (void *arg, uint64_t line, const ps_error_t *error)
 {
-    s_print_reject (arg, line, error->field, error->reason, ps_err_name (error->code));
+    s_print_reject (arg, line, error->field, error->reason, ps_error_code_name (error->code));
 }
 
 static void s_draw_bar (s_reporter_t *r, uint64_t rows, uint64_t offset)
@@ -130,7 +130,7 @@ int ps_send_run (void *ctx, const ps_send_job_t *job, FILE *out)
             break;
         case PS_INPUT_BAD_ROW:
             rows++;
-            s_print_reject (&r, err.line, err.field, err.reason, ps_err_name (err.code));
+            s_print_reject (&r, err.line, err.field, err.reason, ps_error_code_name (err.code));
             break;
         case PS_INPUT_FATAL:
             s_clear_bar (&r);
@@ -138,7 +138,7 @@ int ps_send_run (void *ctx, const ps_send_job_t *job, FILE *out)
                 status = PS_EXIT_INTERRUPTED;
             else {
                 fprintf (stderr, "%s:%" PRIu64 ": %s: %s (%s)\n", r.name, err.line, err.field,
-                         err.reason, ps_err_name (err.code));
+                         err.reason, ps_error_code_name (err.code));
                 status = PS_EXIT_USAGE;
             }
             reading = false;

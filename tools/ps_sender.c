@@ -457,7 +457,7 @@ static size_t s_packed_size (const ps_report_t *report)
     size_t n = 0;
     msgpack_packer pk;
     msgpack_packer_init (&pk, &n, s_count_write);
-    ps_report_pack (&pk, report);
+    ps_batch_report_pack (&pk, report);
     return n;
 }
 

@@ -236,7 +236,8 @@ size_t ps_cells_topic (const ps_cells_t *self, const ps_key_t *key, char *buf)
     ps_dim_t dims[PS_MAX_DIMS];
     int ndims = ps_cells_dims (self, key, dims);
     ps_period_t period = ps_period_unpack (key->period);
-    return ps_topic_format (ps_cells_source_name (self, key->source), &period, dims, ndims, buf);
+    return ps_grammar_topic_format (ps_cells_source_name (self, key->source), &period, dims, ndims,
+                                    buf);
 }
 
 uint16_t ps_currency_pack (const char *code)

@@ -1,6 +1,7 @@
 /*  ps_checkpoint: compute's state on disk; see ps_checkpoint.h. */
 
 #include "ps_checkpoint.h"
+#include "ps_msgpack.h"
 #include "ps_sock.h"
 
 #include <errno.h>
@@ -112,13 +113,6 @@ static int s_write (void *data, const char *buf, size_t len)
     return w->error ? -1 : 0;
 }
 
-static void s_pack_str (msgpack_packer *pk, const char *s)
-{
-    size_t len = strlen (s);
-    msgpack_pack_str (pk, len);
-    msgpack_pack_str_body (pk, s, len);
-}
-
 static void s_pack_dims (msgpack_packer *pk, const ps_cells_t *cells, const ps_key_t *key)
 {
     ps_dim_t dims[PS_MAX_DIMS];
@@ -128,7 +122,7 @@ static void s_pack_dims (msgpack_packer *pk, const ps_cells_t *cells, const ps_k
         char token[PS_DIM_NAME_MAX + 1 + PS_DIM_VALUE_MAX + 1];
         snprintf (token, sizeof token, "%.*s=%.*s", PS_DIM_NAME_MAX, dims[i].name, PS_DIM_VALUE_MAX,
                   dims[i].value);
-        s_pack_str (pk, token);
+        ps_msgpack_pack_cstr (pk, token);
     }
 }
 
@@ -143,20 +137,20 @@ static void s_pack_header (msgpack_packer *pk, const ps_upstream_t *upstream, ui
     while (ps_upstream_next (upstream, &cursor, &id, &journal, &applied, &route, &route_len))
         ningests++;
     msgpack_pack_map (pk, 5);
-    s_pack_str (pk, "v");
+    ps_msgpack_pack_cstr (pk, "v");
     msgpack_pack_uint32 (pk, S_VERSION);
-    s_pack_str (pk, "saved_us");
+    ps_msgpack_pack_cstr (pk, "saved_us");
     msgpack_pack_int64 (pk, ps_wall_us ());
-    s_pack_str (pk, "series");
+    ps_msgpack_pack_cstr (pk, "series");
     msgpack_pack_uint32 (pk, nseries);
-    s_pack_str (pk, "cells");
+    ps_msgpack_pack_cstr (pk, "cells");
     msgpack_pack_uint32 (pk, ncells);
-    s_pack_str (pk, "ingests");
+    ps_msgpack_pack_cstr (pk, "ingests");
     msgpack_pack_array (pk, ningests);
     for (cursor = 0;
          ps_upstream_next (upstream, &cursor, &id, &journal, &applied, &route, &route_len);) {
         msgpack_pack_array (pk, 3);
-        s_pack_str (pk, id);
+        ps_msgpack_pack_cstr (pk, id);
         msgpack_pack_uint64 (pk, journal);
         msgpack_pack_uint64 (pk, applied);
     }
@@ -180,9 +174,9 @@ static void s_pack_state (msgpack_packer *pk, const ps_cells_t *cells,
         char code[PS_CURRENCY_LEN + 1];
         ps_currency_unpack (s->currency, code);
         msgpack_pack_array (pk, 3);
-        s_pack_str (pk, ps_cells_source_name (cells, s->key.source));
+        ps_msgpack_pack_cstr (pk, ps_cells_source_name (cells, s->key.source));
         s_pack_dims (pk, cells, &s->key);
-        s_pack_str (pk, code);
+        ps_msgpack_pack_cstr (pk, code);
     }
     for (uint32_t id = 1; id <= ncells; id++) {
         const ps_cell_t *c = ps_cells_at (cells, id);
@@ -193,14 +187,14 @@ static void s_pack_state (msgpack_packer *pk, const ps_cells_t *cells,
         ps_period_format (&p, period);
         ps_cells_series_currency (cells, &c->key, code);
         msgpack_pack_array (pk, 7);
-        s_pack_str (pk, ps_cells_source_name (cells, c->key.source));
-        s_pack_str (pk, period);
+        ps_msgpack_pack_cstr (pk, ps_cells_source_name (cells, c->key.source));
+        ps_msgpack_pack_cstr (pk, period);
         s_pack_dims (pk, cells, &c->key);
         msgpack_pack_uint8 (pk, (uint8_t) ((c->flags & PS_CELL_HAS_COUNT ? S_HAS_COUNT : 0) |
                                            (c->flags & PS_CELL_HAS_AMOUNT ? S_HAS_AMOUNT : 0)));
         msgpack_pack_int64 (pk, c->rep_count);
         msgpack_pack_int64 (pk, c->rep_amount);
-        s_pack_str (pk, code);
+        ps_msgpack_pack_cstr (pk, code);
     }
 }
 
@@ -365,8 +359,10 @@ static int s_header (s_reader_t *r, ps_upstream_t *upstream, uint64_t *nseries, 
         return -1;
     if (o.type != MSGPACK_OBJECT_MAP)
         return s_bad (r, "the header is not a map");
-    const msgpack_object *v = ps_map_get (&o, "v"), *series = ps_map_get (&o, "series"),
-                         *cells = ps_map_get (&o, "cells"), *ingests = ps_map_get (&o, "ingests");
+    const msgpack_object *v = ps_msgpack_map_get (&o, "v"),
+                         *series = ps_msgpack_map_get (&o, "series"),
+                         *cells = ps_msgpack_map_get (&o, "cells"),
+                         *ingests = ps_msgpack_map_get (&o, "ingests");
     uint64_t version = 0;
     if (!v || s_uint (r, v, UINT32_MAX, &version, "v") != 0 || version != S_VERSION)
         return s_bad (r, "the header's v is not 1");

@@ -101,7 +101,7 @@ static void s_position (ps_compute_server_t *self, const char *ingest, bool rese
     const char *why;
     if ((refusal.jseq = ps_stall_jseq (self->stall, ingest, pos.journal, &why)))
         snprintf (refusal.reason, sizeof refusal.reason, "%s", why);
-    if (ps_position_encode_refusal (&pos, &refusal, &self->reply) == 0)
+    if (ps_control_position_encode_refusal (&pos, &refusal, &self->reply) == 0)
         s_reply (self, route, route_len);
 }
 /* True when BODY's sender may speak for ingest id INGEST: with CURVE on,
@@ -136,9 +136,9 @@ static void s_hello (ps_compute_server_t *self, const void *id, size_t id_len, z
 {
     ps_hello_t hello;
     ps_error_t err;
-    if (ps_hello_decode (zmq_msg_data (body), zmq_msg_size (body), &hello, &err) != 0) {
+    if (ps_control_hello_decode (zmq_msg_data (body), zmq_msg_size (body), &hello, &err) != 0) {
         ps_log_every (PS_LOG_WARN, 10, "bad frame from ingest dropped",
-                      "code=%s field=%s reason=\"%s\"", ps_err_name (err.code),
+                      "code=%s field=%s reason=\"%s\"", ps_error_code_name (err.code),
                       err.field ? err.field : "", err.reason);
         return;
     }
@@ -153,7 +153,7 @@ static void s_hello (ps_compute_server_t *self, const void *id, size_t id_len, z
         memcpy (refusal.reason, text, len);
         refusal.reason[len] = '\0';
         msgpack_sbuffer_clear (&self->reply);
-        if (ps_refusal_encode (&refusal, &self->reply) == 0)
+        if (ps_error_refusal_encode (&refusal, &self->reply) == 0)
             s_reply (self, id, id_len);
     }
     if (rc != 0)
@@ -206,7 +206,7 @@ static void s_refuse (ps_compute_server_t *self, const ps_batch_t *batch, const 
         ps_error ("journal entry refused; its ingest is stuck until it is fixed "
                   "(docs/durability.md)",
                   "ingest=%s jseq=%" PRIu64 " code=%s reason=\"%s\"", batch->ingest, batch->jseq,
-                  ps_err_name (err->code), err->reason);
+                  ps_error_code_name (err->code), err->reason);
     else
         ps_log_every (PS_LOG_ERROR, 10, "journal entry still refused; its ingest is stuck",
                       "ingest=%s jseq=%" PRIu64 " reason=\"%s\"", batch->ingest, batch->jseq,
@@ -229,19 +229,20 @@ typedef enum {
    ingest. Ingest journals only what it encoded itself, so a real entry
    decodes; one that did not would be refused again on every resend,
    holding its ingest back loudly rather than being skipped.
-   A hello is recognised by the batch decode failing on its type field:
-   proto/ has no message-type peek yet (#15). When it has, the peek goes
-   here, and this is the only place that changes. */
+   A hello is told apart by its type (ps_peek_type); everything else is
+   decoded as an entry, so a frame of another type is dropped with the
+   entry decoder's reason. */
 static s_kind_t s_kind (ps_compute_server_t *self, const zmq_msg_t *body, ps_error_t *err)
 {
     size_t size = zmq_msg_size ((zmq_msg_t *) body);
-    int rc = ps_batch_decode (self->batch, zmq_msg_data ((zmq_msg_t *) body), size, true, err);
+    const void *data = zmq_msg_data ((zmq_msg_t *) body);
+    if (ps_peek_type (data, size) == PS_PEEK_HELLO)
+        return S_HELLO;
+    int rc = ps_batch_decode (self->batch, data, size, true, err);
     if (rc == 0 && size > self->max_entry)
-        rc = ps_limit_error (err, "entry", size, self->max_entry);
+        rc = ps_error_limit (err, "entry", size, self->max_entry);
     if (rc == 0)
         return S_ENTRY;
-    if (err->code == PS_E_TYPE && err->field && strcmp (err->field, "type") == 0)
-        return S_HELLO;
     return self->batch->jseq ? S_REFUSED : S_BAD;
 }
 
@@ -278,7 +279,7 @@ static void s_handle (ps_compute_server_t *self, int nparts)
     }
     ps_log_every (PS_LOG_WARN, 10, "bad frame from ingest dropped",
                   "bytes=%zu code=%s field=%s reason=\"%s\"", zmq_msg_size (body),
-                  ps_err_name (err.code), err.field ? err.field : "", err.reason);
+                  ps_error_code_name (err.code), err.field ? err.field : "", err.reason);
 }
 
 /* Writes a checkpoint when something was applied since the last one, and
@@ -323,13 +324,16 @@ static void s_read_progress (ps_compute_server_t *self)
     while ((n = ps_sock_recv_parts (self->out, &msg, 1)) >= 0) {
         uint64_t pos;
         ps_error_t err;
+        bool resend = ps_peek_type (zmq_msg_data (&msg), zmq_msg_size (&msg)) == PS_PEEK_RESEND;
         if (n == 0)
             ps_log_every (PS_LOG_WARN, 10, "ignored a multipart frame from publish", NULL);
-        else if (ps_resend_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) == 0) {
+        else if (resend &&
+                 ps_sync_resend_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) == 0) {
             ps_engine_dirty_all (self->engine);
             ps_pacing_restart (self->pacing, ps_engine_useq (self->engine));
             ps_info ("publish asked for every topic again", "publish_epoch=%" PRIu64, pos);
-        } else if (ps_progress_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) != 0)
+        } else if (resend || ps_control_progress_decode (zmq_msg_data (&msg), zmq_msg_size (&msg),
+                                                         &pos, &err) != 0)
             ps_log_every (PS_LOG_WARN, 10, "ignored a malformed progress frame", "reason=\"%s\"",
                           err.reason);
         else

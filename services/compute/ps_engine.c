@@ -243,7 +243,7 @@ void ps_engine_reject (ps_engine_t *self, const char *producer, uint64_t seq, ui
 {
     ps_warn ("report rejected",
              "producer=%s seq=%" PRIu64 " index=%" PRIu32 " code=%s field=%s reason=\"%s\"",
-             producer, seq, index, ps_err_name (err->code), err->field ? err->field : "",
+             producer, seq, index, ps_error_code_name (err->code), err->field ? err->field : "",
              err->reason);
     if (self->nrejects == PS_ENGINE_MAX_REJECTS) {
         self->rejects_dropped++;
@@ -295,7 +295,8 @@ static int s_send (ps_engine_t *self, ps_engine_emit_fn *emit, void *arg)
                                (const uint8_t *) self->bodies.data + it->body, it->body_len};
     }
     msgpack_sbuffer_clear (&self->frame);
-    int rc = ps_update_encode (self->epoch, self->useq + 1, self->wire, self->nitems, &self->frame);
+    int rc =
+        ps_feed_update_encode (self->epoch, self->useq + 1, self->wire, self->nitems, &self->frame);
     if (rc == 0)
         self->useq++;
     if (rc == 0)
@@ -404,7 +405,7 @@ static int s_flush_rejects (ps_engine_t *self, ps_engine_emit_fn *emit, void *ar
             rc = -1;
             continue;
         }
-        ps_indicators_reject (r->producer, r->seq, r->index, &r->error, &self->pk);
+        ps_body_reject_pack (r->producer, r->seq, r->index, &r->error, &self->pk);
         rc |= s_item_end (self, emit, arg);
     }
     if (self->rejects_dropped)

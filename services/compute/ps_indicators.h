@@ -1,6 +1,7 @@
-/*  ps_indicators: the message bodies compute publishes, each one complete
-    (PROTOCOL.md "Cell message", "Ratio message", "Reject message"), so a
-    subscriber never needs an earlier message to read a later one.
+/*  ps_indicators: the figures of the cell and ratio messages compute
+    publishes (PROTOCOL.md "Cell message", "Ratio message"), each message
+    complete so a subscriber never needs an earlier one to read a later
+    one. proto's ps_body packs them.
 
     Every float is a quotient whose base was checked to be present and
     non-zero first: an indicator without a defined base is left out of the
@@ -27,9 +28,5 @@ int ps_indicators_ratio (const ps_cells_t *cells, const ps_ratio_t *ratio,
 /*  Writes "$ratio/NAME/PERIOD" into BUF (PS_TOPIC_MAX + 1 bytes); returns
     its length. */
 size_t ps_indicators_ratio_topic (const ps_ratio_t *ratio, const ps_period_t *period, char *buf);
-
-/*  Packs a reject map for report INDEX of batch (PRODUCER, SEQ). */
-void ps_indicators_reject (const char *producer, uint64_t seq, uint32_t index,
-                           const ps_error_t *error, msgpack_packer *pk);
 
 #endif

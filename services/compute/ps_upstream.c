@@ -253,7 +253,7 @@ int ps_upstream_accept_parse (ps_upstream_t *self, const char *list, char *err, 
         size_t len = strcspn (item, ",");
         const char *eq = memchr (item, '=', len);
         size_t id_len = eq ? (size_t) (eq - item) : len;
-        if (!eq || !ps_id_valid (item, id_len)) {
+        if (!eq || !ps_grammar_id_valid (item, id_len)) {
             snprintf (err, errlen,
                       "'%.*s': expected ID=JOURNAL, ID an ingest id ([A-Za-z0-9_.:-]{1,64})",
                       (int) len, item);

@@ -319,9 +319,10 @@ static int s_update (ps_gateway_t *self, const ps_client_event_t *ev)
         ps_gwview_apply (self->view, ev->topic, ev->topic_len, ev->body, ev->body_len, wanted, &err);
     if (change < 0) {
         self->feed_unreadable++;
-        ps_log_every (PS_LOG_WARN, 10, "skipped an unreadable feed message", "topic=\"%.*s\" code=%s reason=\"%s\"",
-                 (int) (ev->topic_len > 200 ? 200 : ev->topic_len), ev->topic,
-                 ps_err_name (err.code), err.reason);
+        ps_log_every (PS_LOG_WARN, 10, "skipped an unreadable feed message",
+                      "topic=\"%.*s\" code=%s reason=\"%s\"",
+                      (int) (ev->topic_len > 200 ? 200 : ev->topic_len), ev->topic,
+                      ps_error_code_name (err.code), err.reason);
         return -1;
     }
     if (event)

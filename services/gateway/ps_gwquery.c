@@ -16,7 +16,7 @@ int ps_gwquery_source (const char *text, const char **why)
         *why = "is required";
         return -1;
     }
-    if (!ps_source_valid (text, strlen (text))) {
+    if (!ps_grammar_source_valid (text, strlen (text))) {
         *why = "must be a source: 1 to 32 of A-Z a-z 0-9 _ . -, starting with a letter or digit";
         return -1;
     }
@@ -43,9 +43,9 @@ static const char *s_dim_check (const char *tok, size_t len)
     if (!eq)
         return "must be name=value pairs joined by ','";
     size_t name_len = (size_t) (eq - tok), value_len = len - name_len - 1;
-    if (!ps_dim_name_valid (tok, name_len))
+    if (!ps_grammar_dim_name_valid (tok, name_len))
         return "has a dimension name that is not [a-z][a-z0-9_]*, at most 32 characters";
-    if (!(value_len == 1 && eq[1] == '*') && !ps_dim_value_valid (eq + 1, value_len))
+    if (!(value_len == 1 && eq[1] == '*') && !ps_grammar_dim_value_valid (eq + 1, value_len))
         return "has a dimension value that is not '*' or 1 to 64 of A-Z a-z 0-9 _ . -";
     return NULL;
 }

@@ -71,7 +71,7 @@ static int s_parse_line (ps_access_t *self, char *text, unsigned line, char *err
             value |= S_ALL;
             continue;
         }
-        if (!ps_source_valid (source, strlen (source))) {
+        if (!ps_grammar_source_valid (source, strlen (source))) {
             snprintf (err, errlen,
                       "'%.80s' is neither a source name ([A-Za-z0-9][A-Za-z0-9_.-]*, at most "
                       "%d bytes) nor '*'",

@@ -61,7 +61,7 @@ static void s_hello (ps_forward_t *self, int64_t now)
     msgpack_sbuffer_clear (&self->out);
     /* A hello lost to a full link is no loss: the next one is due in
        sync_ms, and one already queued says the same. */
-    if (ps_hello_encode (&hello, &self->out) == 0 &&
+    if (ps_control_hello_encode (&hello, &self->out) == 0 &&
         self->send (self->arg, self->out.data, self->out.size) == 0)
         ps_debug ("hello", "first=%" PRIu64 " head=%" PRIu64, hello.first, hello.head);
     ps_delivery_hello_sent (self->delivery, now);
@@ -93,7 +93,7 @@ static int s_send_entry (void *arg, uint64_t jseq, const void *frame, size_t siz
     if (size > self->config.max_entry) {
         /* Written by a build that accepted more: compute would refuse it. */
         ps_error_t e;
-        ps_limit_error (&e, "entry", size, self->config.max_entry);
+        ps_error_limit (&e, "entry", size, self->config.max_entry);
         s_log_stuck (self, ps_delivery_refused (self->delivery, jseq, e.reason));
         ps_delivery_sent (self->delivery, jseq);
         return 1;
@@ -167,16 +167,18 @@ void ps_forward_receive (ps_forward_t *self, const void *data, size_t size, bool
 {
     ps_position_t pos;
     ps_refusal_t refusal;
-    ps_error_t err, answer, aerr;
+    ps_error_t err, answer;
+    bool refused = ps_peek_type (data, size) == PS_PEEK_ERROR;
     if (more)
         ps_log_every (PS_LOG_WARN, 10, "ignored a multipart frame from compute", NULL);
-    else if (ps_position_decode_refusal (data, size, &pos, &refusal, &err) == 0)
+    else if (!refused &&
+             ps_control_position_decode_refusal (data, size, &pos, &refusal, &err) == 0)
         s_on_position (self, &pos, &refusal, now_ms);
-    else if (ps_refusal_decode (data, size, &answer, &aerr) == 0)
+    else if (refused && ps_error_refusal_decode (data, size, &answer, &err) == 0)
         ps_log_every (PS_LOG_ERROR, 10,
                       "compute refuses this ingest's journal: nothing of it is applied",
                       "journal=%" PRIu64 " code=%s reason=\"%s\"", ps_journal_id (self->journal),
-                      ps_err_name (answer.code), answer.reason);
+                      ps_error_code_name (answer.code), answer.reason);
     else
         ps_log_every (PS_LOG_WARN, 10, "ignored a malformed position", "reason=\"%s\"",
                       err.reason);

@@ -413,11 +413,11 @@ static void s_journal_batch (ps_ingest_t *self, size_t npending)
         return;
     }
     if (self->forward.size > PS_MAX_ENTRY) {
-        /* PS_MAX_ENTRY bounds every entry by construction (ps_proto.h), so
+        /* PS_MAX_ENTRY bounds every entry by construction (ps_limits.h), so
            this is a bug; still, an entry compute would refuse is never
            acknowledged. */
         ps_error_t e;
-        ps_limit_error (&e, "journal entry", self->forward.size, PS_MAX_ENTRY);
+        ps_error_limit (&e, "journal entry", self->forward.size, PS_MAX_ENTRY);
         ps_error ("refused a batch whose journal entry compute could not take",
                   "producer=%s seq=%" PRIu64 " reason=\"%s\"", b->producer, b->seq, e.reason);
         s_forget_series (self, npending);

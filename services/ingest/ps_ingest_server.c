@@ -349,7 +349,7 @@ static void s_collect (void *arg, ps_metrics_t *m)
                         "Reports accepted and journaled.", NULL, st->reports_accepted);
     for (int code = 1; code < PS_E__COUNT; code++) {
         char labels[64];
-        snprintf (labels, sizeof labels, "reason=\"%s\"", ps_err_name ((ps_err_t) code));
+        snprintf (labels, sizeof labels, "reason=\"%s\"", ps_error_code_name ((ps_err_t) code));
         ps_metrics_counter (m, "paystat_ingest_reports_rejected_total",
                             "Reports rejected, by error code.", labels, st->rejected_by_code[code]);
     }

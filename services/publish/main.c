@@ -213,7 +213,7 @@ static void s_on_probe (s_server_t *server, zmq_msg_t *id)
     if (ps_lvc_size (server->lvc) > 0)
         return;
     msgpack_sbuffer_clear (&server->reply);
-    if (ps_resend_encode (server->epoch, &server->reply) != 0)
+    if (ps_sync_resend_encode (server->epoch, &server->reply) != 0)
         return;
     s_reply (server, id, &server->reply);
     ps_info ("asked compute to resend every topic", "epoch=%" PRIu64, server->epoch);
@@ -245,18 +245,19 @@ static int s_handle (s_server_t *server, int flags)
     uint64_t epoch, useq;
     size_t n;
     ps_error_t err;
-    if (ps_update_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &epoch, &useq, &server->items,
-                          &n, &server->capacity, &err) != 0) {
+    if (ps_feed_update_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &epoch, &useq,
+                               &server->items, &n, &server->capacity, &err) != 0) {
         server->bad_frames++;
-        ps_log_every (PS_LOG_WARN, 10, "dropped a malformed update", "code=%s field=%s reason=\"%s\"",
-                 ps_err_name (err.code), err.field, err.reason);
+        ps_log_every (PS_LOG_WARN, 10, "dropped a malformed update",
+                      "code=%s field=%s reason=\"%s\"", ps_error_code_name (err.code), err.field,
+                      err.reason);
         goto done;
     }
     server->updates++;
     n = s_keep_valid (server, server->items, n);
     s_publish_items (server, server->items, n);
     msgpack_sbuffer_clear (&server->reply);
-    if (ps_progress_encode (useq, &server->reply) == 0)
+    if (ps_control_progress_encode (useq, &server->reply) == 0)
         s_reply (server, &id, &server->reply);
 done:
     zmq_msg_close (&id);
@@ -276,7 +277,7 @@ static void s_send_heartbeat (s_server_t *server, const ps_heartbeat_t *hb)
         memcpy (topic + len, hb->prefix, hb->prefix_len);
         len += hb->prefix_len;
     }
-    if (ps_heartbeat_encode (hb, &server->body) == 0 &&
+    if (ps_feed_heartbeat_encode (hb, &server->body) == 0 &&
         ps_sock_send (server->feed, topic, len, ZMQ_SNDMORE) == 0)
         ps_sock_send (server->feed, server->body.data, server->body.size, 0);
 }
@@ -340,7 +341,7 @@ static void s_refused (s_server_t *server, ps_subs_verdict_t verdict, const char
         ps_error_t notice = {PS_E_LIMIT, "prefix", ""};
         snprintf (notice.reason, sizeof notice.reason, "%s", why);
         msgpack_sbuffer_clear (&server->body);
-        if (ps_refusal_encode (&notice, &server->body) == 0 &&
+        if (ps_error_refusal_encode (&notice, &server->body) == 0 &&
             ps_sock_send (server->feed, prefix, len, ZMQ_SNDMORE) == 0)
             ps_sock_send (server->feed, server->body.data, server->body.size, 0);
     }
@@ -603,11 +604,7 @@ int main (int argc, char **argv)
     msgpack_sbuffer_init (&server.removed);
     msgpack_sbuffer_init (&server.reply);
     msgpack_sbuffer_init (&server.burst);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &server.removed, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 1);
-    msgpack_pack_str_with_body (&pk, "type", 4);
-    msgpack_pack_str_with_body (&pk, "removed", 7);
+    ps_body_removed_encode (&server.removed);
     server.epoch = (uint64_t) ps_wall_us ();
     server.heartbeat_ms = (uint32_t) heartbeat_ms;
     server.lvc = ps_lvc_new ();

@@ -89,9 +89,9 @@ static int s_send (ps_snapshot_t *self, const uint8_t *id, size_t id_len, const 
 static void s_refuse (ps_snapshot_t *self, const uint8_t *id, size_t id_len, const ps_error_t *why)
 {
     ps_log_every (PS_LOG_WARN, 10, "snapshot request refused", "code=%s field=%s reason=\"%s\"",
-                  ps_err_name (why->code), why->field ? why->field : "", why->reason);
+                  ps_error_code_name (why->code), why->field ? why->field : "", why->reason);
     msgpack_sbuffer_clear (&self->buf);
-    if (ps_refusal_encode (why, &self->buf) == 0)
+    if (ps_error_refusal_encode (why, &self->buf) == 0)
         s_send (self, id, id_len, PS_TOPIC_SNAPSHOT, strlen (PS_TOPIC_SNAPSHOT), self->buf.data,
                 self->buf.size);
 }
@@ -152,7 +152,7 @@ int ps_snapshot_accept (ps_snapshot_t *self, const ps_snapshot_src_t *src)
     /* The peer's IP address, on TCP; libzmq attaches it to every message. */
     const char *address = frames == 2 ? zmq_msg_gets (&body, "Peer-Address") : NULL;
     if (frames == 2 &&
-        ps_snapshot_req_decode (&req, zmq_msg_data (&body), zmq_msg_size (&body), &err) == 0)
+        ps_sync_req_decode (&req, zmq_msg_data (&body), zmq_msg_size (&body), &err) == 0)
         s_start (self, peer, peer_len, address ? address : "", &req, src);
     else
         s_refuse (self, peer, peer_len, &err);
@@ -210,7 +210,7 @@ static int s_chunk (ps_snapshot_t *self, s_session_t *s, const ps_slot_t *slot,
         return S_MORE;
     ps_snapshot_end_t end = {s->mode, src->epoch, src->seq, s->count};
     msgpack_sbuffer_clear (&self->buf);
-    if (ps_snapshot_end_encode (&end, &self->buf) != 0)
+    if (ps_sync_end_encode (&end, &self->buf) != 0)
         return S_MORE; /* out of memory: try again next turn */
     return s_send (self, slot->id, slot->id_len, PS_TOPIC_SNAPSHOT, strlen (PS_TOPIC_SNAPSHOT),
                    self->buf.data, self->buf.size);

@@ -1,5 +1,5 @@
 /*  ps_feed_body on arbitrary bytes (publish calls it on bodies compute sent,
-    which ps_update_decode checked, but the splice must not read or write
+    which ps_feed_update_decode checked, but the splice must not read or write
     out of bounds whatever it is given). The first 24 bytes, when there are
     that many, give seq, prev and epoch. Property: a body that passes
     ps_msgpack_check and is a map becomes a map with 4 more entries. */

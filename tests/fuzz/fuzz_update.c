@@ -1,4 +1,4 @@
-/*  ps_update_decode, then ps_feed_body on every item, as publish does.
+/*  ps_feed_update_decode, then ps_feed_body on every item, as publish does.
     Properties: items point inside the frame; each body spliced into a feed
     message unpacks as one map with the four numbering keys added. */
 
@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     uint64_t epoch, useq;
     size_t n;
     ps_error_t err;
-    if (ps_update_decode (data, size, &epoch, &useq, &s_items, &n, &s_capacity, &err) != 0) {
+    if (ps_feed_update_decode (data, size, &epoch, &useq, &s_items, &n, &s_capacity, &err) != 0) {
         FUZZ_CHECK (err.code > PS_OK && err.code < PS_E__COUNT && err.field);
         return 0;
     }

@@ -105,7 +105,7 @@ static int s_check_frame (void *arg, const void *frame, size_t size)
     ps_update_item_t *items = NULL;
     size_t n = 0, capacity = 0;
     ps_error_t err;
-    if (ps_update_decode (frame, size, &epoch, &useq, &items, &n, &capacity, &err) != 0)
+    if (ps_feed_update_decode (frame, size, &epoch, &useq, &items, &n, &capacity, &err) != 0)
         fail_msg ("update frame does not decode: %s", err.reason);
     for (size_t i = 0; i < n; i++) {
         if (items[i].body_len == 0) {
@@ -493,6 +493,89 @@ static void test_reason_names (void **state)
         assert_non_null (ps_body_reason_name ((ps_body_reason_t) r));
 }
 
+/* ---- Encoders ------------------------------------------------------------ */
+
+/* The keys of map body DATA, in order, joined by ','. */
+static void s_keys (const char *data, size_t size, char *out, size_t cap)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    assert_int_equal (msgpack_unpack_next (&u, data, size, NULL), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (u.data.type, MSGPACK_OBJECT_MAP);
+    out[0] = '\0';
+    for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+        const msgpack_object *k = &u.data.via.map.ptr[i].key;
+        snprintf (out + strlen (out), cap - strlen (out), "%s%.*s", i ? "," : "",
+                  (int) k->via.str.size, k->via.str.ptr);
+    }
+    msgpack_unpacked_destroy (&u);
+}
+
+static void test_encoders (void **state)
+{
+    (void) state;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    assert_int_equal (ps_body_removed_encode (&buf), 0);
+    assert_int_equal (buf.size, 14);
+    assert_memory_equal (buf.data, "\x81\xa4type\xa7removed", 14);
+    msgpack_sbuffer_clear (&buf);
+
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    ps_error_t e = {PS_E_RANGE, "count", "count must be >= 0"};
+    assert_int_equal (ps_body_reject_pack ("p1", 7, 3, &e, &pk), 0);
+    char keys[512];
+    s_keys (buf.data, buf.size, keys, sizeof keys);
+    assert_string_equal (keys, "type,producer,batch_seq,index,code,field,reason");
+    ps_body_fault_t fault;
+    assert_int_equal (ps_body_check (S_REJECT_TOPIC, strlen (S_REJECT_TOPIC),
+                                     (const uint8_t *) buf.data, buf.size, &fault),
+                      0);
+    msgpack_sbuffer_clear (&buf);
+
+    ps_body_ratio_t ratio = {"abroad_vs_domestic",
+                             "2012",
+                             {true, 0.5},
+                             {"CMI/2012/card=abroad", "count", true, 1},
+                             {"CMI/2012/card=domestic", "count", true, 2}};
+    assert_int_equal (ps_body_ratio_pack (&ratio, &pk), 0);
+    s_keys (buf.data, buf.size, keys, sizeof keys);
+    assert_string_equal (keys, "type,name,period,value,numerator,denominator");
+    assert_int_equal (ps_body_check (S_RATIO_TOPIC, strlen (S_RATIO_TOPIC),
+                                     (const uint8_t *) buf.data, buf.size, &fault),
+                      0);
+    msgpack_sbuffer_clear (&buf);
+
+    /* Absent figures are left out; present ones keep the documented order. */
+    ps_body_cell_t cell = {0};
+    cell.source = "CMI";
+    cell.period = "2012";
+    cell.gran = PS_GRAN_YEAR;
+    cell.ndims = 1;
+    strcpy (cell.dims[0].name, "card");
+    strcpy (cell.dims[0].value, "domestic");
+    cell.has_count = true;
+    cell.count = 5;
+    cell.has_amount = true;
+    cell.amount = 500;
+    cell.currency = "EUR";
+    cell.exp = 2;
+    cell.avg_ticket = (ps_body_figure_t){true, 100};
+    cell.yoy.amount = (ps_body_figure_t){true, 10};
+    cell.nshares = 1;
+    cell.shares[0] = (ps_body_share_t){0, {true, 50}, {false, 0}};
+    ps_body_cell_pack (&cell, &pk);
+    s_keys (buf.data, buf.size, keys, sizeof keys);
+    assert_string_equal (
+        keys,
+        "type,source,period,gran,dims,count,amount,currency,exp,avg_ticket,yoy_amount_pct,share");
+    assert_int_equal (ps_body_check (S_CELL_TOPIC, strlen (S_CELL_TOPIC),
+                                     (const uint8_t *) buf.data, buf.size, &fault),
+                      0);
+    msgpack_sbuffer_destroy (&buf);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -506,6 +589,7 @@ int main (void)
         cmocka_unit_test (test_keys_refused),
         cmocka_unit_test (test_not_one_map),
         cmocka_unit_test (test_reason_names),
+        cmocka_unit_test (test_encoders),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

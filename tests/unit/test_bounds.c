@@ -1,4 +1,4 @@
-/*  The size bounds along producer -> ingest -> compute (ps_proto.h): the
+/*  The size bounds along producer -> ingest -> compute (ps_limits.h): the
     largest journal entry ingest can write from any batch it accepts fits
     PS_MAX_ENTRY, which fits what compute reads (PS_MAX_INPUT); a batch
     over PS_MAX_BATCH is refused with "limit", naming the excess and its
@@ -176,11 +176,11 @@ static void test_limit_error_groups_digits (void **state)
 {
     (void) state;
     ps_error_t err;
-    assert_int_equal (ps_limit_error (&err, "batch", 5123456, 4194304), -1);
+    assert_int_equal (ps_error_limit (&err, "batch", 5123456, 4194304), -1);
     assert_int_equal (err.code, PS_E_LIMIT);
     assert_string_equal (err.reason,
                          "batch is 5,123,456 bytes, over the 4,194,304-byte limit by 929,152");
-    ps_limit_error (&err, "entry", 1001, 1000);
+    ps_error_limit (&err, "entry", 1001, 1000);
     assert_string_equal (err.reason, "entry is 1,001 bytes, over the 1,000-byte limit by 1");
 }
 
@@ -192,24 +192,24 @@ static void test_position_refusal_round_trip (void **state)
     msgpack_sbuffer out;
     msgpack_sbuffer_init (&out);
     ps_error_t err;
-    assert_int_equal (ps_position_encode_refusal (&pos, &refusal, &out), 0);
-    assert_int_equal (ps_position_decode_refusal (out.data, out.size, &got, &r, &err), 0);
+    assert_int_equal (ps_control_position_encode_refusal (&pos, &refusal, &out), 0);
+    assert_int_equal (ps_control_position_decode_refusal (out.data, out.size, &got, &r, &err), 0);
     assert_int_equal (got.applied, 5);
     assert_true (got.resend);
     assert_int_equal (r.jseq, 6);
     assert_string_equal (r.reason, refusal.reason);
     /* Older readers ignore it. */
-    assert_int_equal (ps_position_decode (out.data, out.size, &got, &err), 0);
+    assert_int_equal (ps_control_position_decode (out.data, out.size, &got, &err), 0);
     /* A refusal at or before applied makes no sense. */
     msgpack_sbuffer_clear (&out);
     refusal.jseq = 5;
-    assert_int_equal (ps_position_encode_refusal (&pos, &refusal, &out), 0);
-    assert_int_equal (ps_position_decode_refusal (out.data, out.size, &got, &r, &err), -1);
+    assert_int_equal (ps_control_position_encode_refusal (&pos, &refusal, &out), 0);
+    assert_int_equal (ps_control_position_decode_refusal (out.data, out.size, &got, &r, &err), -1);
     assert_string_equal (err.field, "refused");
     /* Without one: jseq 0. */
     msgpack_sbuffer_clear (&out);
-    assert_int_equal (ps_position_encode (&pos, &out), 0);
-    assert_int_equal (ps_position_decode_refusal (out.data, out.size, &got, &r, &err), 0);
+    assert_int_equal (ps_control_position_encode (&pos, &out), 0);
+    assert_int_equal (ps_control_position_decode_refusal (out.data, out.size, &got, &r, &err), 0);
     assert_int_equal (r.jseq, 0);
     msgpack_sbuffer_destroy (&out);
 }

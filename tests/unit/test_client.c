@@ -187,7 +187,7 @@ static void s_publish_pad (s_fixture_t *f, const char *const *topics, int n, siz
     }
     msgpack_sbuffer frame;
     msgpack_sbuffer_init (&frame);
-    assert_int_equal (ps_update_encode (1, ++f->useq, items, count, &frame), 0);
+    assert_int_equal (ps_feed_update_encode (1, ++f->useq, items, count, &frame), 0);
     assert_int_equal (ps_sock_send (f->compute, frame.data, frame.size, 0), 0);
     for (size_t i = 0; i < count; i++)
         msgpack_sbuffer_destroy (&bodies[i]);
@@ -199,7 +199,7 @@ static void s_publish_pad (s_fixture_t *f, const char *const *topics, int n, siz
     int size = zmq_recv (f->compute, reply, sizeof reply, 0);
     uint64_t pos;
     ps_error_t err;
-    assert_int_equal (ps_progress_decode (reply, (size_t) size, &pos, &err), 0);
+    assert_int_equal (ps_control_progress_decode (reply, (size_t) size, &pos, &err), 0);
     assert_int_equal (pos, f->useq);
 }
 
@@ -239,7 +239,7 @@ static int s_view_n (s_fixture_t *f, const char *topic)
     msgpack_unpacked_init (&u);
     assert_int_equal (msgpack_unpack_next (&u, (const char *) body, len, NULL),
                       MSGPACK_UNPACK_SUCCESS);
-    const msgpack_object *n = ps_map_get (&u.data, "n");
+    const msgpack_object *n = ps_msgpack_map_get (&u.data, "n");
     int value = n ? (int) n->via.i64 : -2;
     msgpack_unpacked_destroy (&u);
     return value;

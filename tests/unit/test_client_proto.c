@@ -110,20 +110,20 @@ static void test_heartbeats_round_trip (void **state)
     msgpack_sbuffer out;
     msgpack_sbuffer_init (&out);
     ps_heartbeat_t hb = {5, 42, 1000, true, "CMI/2012/", 9, UINT64_MAX};
-    assert_int_equal (ps_heartbeat_encode (&hb, &out), 0);
+    assert_int_equal (ps_feed_heartbeat_encode (&hb, &out), 0);
     ps_heartbeat_t got;
     ps_error_t err;
-    assert_int_equal (ps_heartbeat_decode (&got, out.data, out.size, &err), 0);
+    assert_int_equal (ps_feed_heartbeat_decode (&got, out.data, out.size, &err), 0);
     assert_true (got.has_prefix);
     assert_int_equal (got.prefix_len, 9);
     assert_memory_equal (got.prefix, "CMI/2012/", 9);
     /* sums are modulo 2^63, so they stay valid wire integers */
     assert_int_equal (got.sum, UINT64_MAX & PS_DIGEST_MASK);
     assert_int_equal (got.seq, 42);
-    /* The global heartbeat has neither prefix nor sum, and ps_heartbeat_body
+    /* The global heartbeat has neither prefix nor sum, and ps_feed_heartbeat_body
        writes exactly that. */
-    assert_int_equal (ps_heartbeat_body (5, 42, 1000, &out), 0);
-    assert_int_equal (ps_heartbeat_decode (&got, out.data, out.size, &err), 0);
+    assert_int_equal (ps_feed_heartbeat_body (5, 42, 1000, &out), 0);
+    assert_int_equal (ps_feed_heartbeat_decode (&got, out.data, out.size, &err), 0);
     assert_false (got.has_prefix);
     assert_int_equal (got.interval_ms, 1000);
     msgpack_sbuffer_destroy (&out);
@@ -142,7 +142,7 @@ static void test_heartbeat_decoder_refuses_bad_ones (void **state)
     s_kv_str (&m, "prefix", "A/");
     ps_heartbeat_t hb;
     ps_error_t err;
-    assert_int_equal (ps_heartbeat_decode (&hb, m.buf.data, m.buf.size, &err), -1);
+    assert_int_equal (ps_feed_heartbeat_decode (&hb, m.buf.data, m.buf.size, &err), -1);
     assert_int_equal (err.code, PS_E_MISSING);
     assert_string_equal (err.field, "sum");
     msgpack_sbuffer_destroy (&m.buf);
@@ -151,7 +151,7 @@ static void test_heartbeat_decoder_refuses_bad_ones (void **state)
     s_kv_str (&m, "type", "hb");
     s_kv_int (&m, "epoch", 1);
     s_kv_int (&m, "seq", 1);
-    assert_int_equal (ps_heartbeat_decode (&hb, m.buf.data, m.buf.size, &err), -1);
+    assert_int_equal (ps_feed_heartbeat_decode (&hb, m.buf.data, m.buf.size, &err), -1);
     assert_string_equal (err.field, "interval_ms");
     msgpack_sbuffer_destroy (&m.buf);
 }
@@ -164,9 +164,9 @@ static void test_snapshot_request_round_trip (void **state)
     msgpack_sbuffer out;
     msgpack_sbuffer_init (&out);
     ps_snapshot_req_t req = {"CMI/", 4, true, 17, 99}, got;
-    assert_int_equal (ps_snapshot_req_encode (&req, &out), 0);
+    assert_int_equal (ps_sync_req_encode (&req, &out), 0);
     ps_error_t err;
-    assert_int_equal (ps_snapshot_req_decode (&got, out.data, out.size, &err), 0);
+    assert_int_equal (ps_sync_req_decode (&got, out.data, out.size, &err), 0);
     assert_int_equal (got.prefix_len, 4);
     assert_string_equal (got.prefix, "CMI/");
     assert_true (got.has_since);
@@ -174,8 +174,8 @@ static void test_snapshot_request_round_trip (void **state)
     assert_int_equal (got.epoch, 99);
     msgpack_sbuffer_clear (&out);
     ps_snapshot_req_t plain = {"", 0, false, 0, 0};
-    assert_int_equal (ps_snapshot_req_encode (&plain, &out), 0);
-    assert_int_equal (ps_snapshot_req_decode (&got, out.data, out.size, &err), 0);
+    assert_int_equal (ps_sync_req_encode (&plain, &out), 0);
+    assert_int_equal (ps_sync_req_decode (&got, out.data, out.size, &err), 0);
     assert_false (got.has_since);
     assert_int_equal (got.prefix_len, 0);
     msgpack_sbuffer_destroy (&out);
@@ -197,7 +197,7 @@ static void s_request_fails (int64_t v, const char *prefix, int64_t since, int64
         s_kv_int (&m, "epoch", epoch);
     ps_snapshot_req_t req;
     ps_error_t err;
-    assert_int_equal (ps_snapshot_req_decode (&req, m.buf.data, m.buf.size, &err), -1);
+    assert_int_equal (ps_sync_req_decode (&req, m.buf.data, m.buf.size, &err), -1);
     assert_int_equal (err.code, code);
     assert_string_equal (err.field, field);
     msgpack_sbuffer_destroy (&m.buf);
@@ -217,7 +217,7 @@ static void test_snapshot_request_refusals (void **state)
     s_request_fails (1, "", -2, 5, PS_E_MISSING, "since");
     ps_snapshot_req_t req;
     ps_error_t err;
-    assert_int_equal (ps_snapshot_req_decode (&req, "\xc1", 1, &err), -1);
+    assert_int_equal (ps_sync_req_decode (&req, "\xc1", 1, &err), -1);
     assert_int_equal (err.code, PS_E_DECODE);
 }
 
@@ -230,15 +230,15 @@ static void test_end_marker_and_refusal (void **state)
     msgpack_sbuffer_init (&out);
     ps_snapshot_end_t end = {PS_SYNC_REPLAY, 3, 1000, 12}, got;
     ps_error_t refusal, err;
-    assert_int_equal (ps_snapshot_end_encode (&end, &out), 0);
-    assert_int_equal (ps_snapshot_end_decode (&got, &refusal, out.data, out.size, &err), 0);
+    assert_int_equal (ps_sync_end_encode (&end, &out), 0);
+    assert_int_equal (ps_sync_end_decode (&got, &refusal, out.data, out.size, &err), 0);
     assert_int_equal (got.mode, PS_SYNC_REPLAY);
     assert_int_equal (got.seq, 1000);
     assert_int_equal (got.count, 12);
     msgpack_sbuffer_clear (&out);
     ps_error_t why = {PS_E_RETRY, "", "too many snapshots in progress; ask again later"};
-    assert_int_equal (ps_refusal_encode (&why, &out), 0);
-    assert_int_equal (ps_snapshot_end_decode (&got, &refusal, out.data, out.size, &err), 1);
+    assert_int_equal (ps_error_refusal_encode (&why, &out), 0);
+    assert_int_equal (ps_sync_end_decode (&got, &refusal, out.data, out.size, &err), 1);
     assert_int_equal (refusal.code, PS_E_RETRY);
     assert_string_equal (refusal.reason, why.reason);
     msgpack_sbuffer_destroy (&out);
@@ -251,7 +251,7 @@ static void test_end_marker_and_refusal (void **state)
     s_kv_int (&m, "epoch", 1);
     s_kv_int (&m, "seq", 1);
     s_kv_int (&m, "count", 0);
-    assert_int_equal (ps_snapshot_end_decode (&got, &refusal, m.buf.data, m.buf.size, &err), -1);
+    assert_int_equal (ps_sync_end_decode (&got, &refusal, m.buf.data, m.buf.size, &err), -1);
     assert_int_equal (err.code, PS_E_SYNTAX);
     assert_string_equal (err.field, "mode");
     msgpack_sbuffer_destroy (&m.buf);
@@ -264,20 +264,20 @@ static void test_a_subscription_refusal_notice_is_told_from_a_heartbeat (void **
     msgpack_sbuffer_init (&out);
     ps_error_t why = {PS_E_LIMIT, "prefix", "more than 128 subscriptions on one connection"};
     ps_error_t got, err;
-    assert_int_equal (ps_refusal_encode (&why, &out), 0);
-    assert_int_equal (ps_refusal_decode (out.data, out.size, &got, &err), 0);
+    assert_int_equal (ps_error_refusal_encode (&why, &out), 0);
+    assert_int_equal (ps_error_refusal_decode (out.data, out.size, &got, &err), 0);
     assert_int_equal (got.code, PS_E_LIMIT);
     assert_string_equal (got.field, "prefix");
     assert_string_equal (got.reason, why.reason);
     /* A heartbeat is not a refusal. */
     msgpack_sbuffer_clear (&out);
     ps_heartbeat_t hb = {1, 2, 1000, true, "P/", 2, 7};
-    assert_int_equal (ps_heartbeat_encode (&hb, &out), 0);
-    assert_int_equal (ps_refusal_decode (out.data, out.size, &got, &err), -1);
+    assert_int_equal (ps_feed_heartbeat_encode (&hb, &out), 0);
+    assert_int_equal (ps_error_refusal_decode (out.data, out.size, &got, &err), -1);
     assert_int_equal (err.code, PS_E_TYPE);
     assert_string_equal (err.field, "type");
     /* Nor is garbage. */
-    assert_int_equal (ps_refusal_decode ("\xc1", 1, &got, &err), -1);
+    assert_int_equal (ps_error_refusal_decode ("\xc1", 1, &got, &err), -1);
     msgpack_sbuffer_destroy (&out);
 }
 
@@ -288,15 +288,15 @@ static void test_resend_round_trip (void **state)
     (void) state;
     msgpack_sbuffer out;
     msgpack_sbuffer_init (&out);
-    assert_int_equal (ps_resend_encode (123, &out), 0);
+    assert_int_equal (ps_sync_resend_encode (123, &out), 0);
     uint64_t epoch;
     ps_error_t err;
-    assert_int_equal (ps_resend_decode (out.data, out.size, &epoch, &err), 0);
+    assert_int_equal (ps_sync_resend_decode (out.data, out.size, &epoch, &err), 0);
     assert_int_equal (epoch, 123);
     /* A progress frame is not a resend request. */
     msgpack_sbuffer_clear (&out);
-    assert_int_equal (ps_progress_encode (5, &out), 0);
-    assert_int_equal (ps_resend_decode (out.data, out.size, &epoch, &err), -1);
+    assert_int_equal (ps_control_progress_encode (5, &out), 0);
+    assert_int_equal (ps_sync_resend_decode (out.data, out.size, &epoch, &err), -1);
     assert_int_equal (err.code, PS_E_TYPE);
     msgpack_sbuffer_destroy (&out);
 }

@@ -257,8 +257,8 @@ static int s_view_emit (void *arg, const void *frame, size_t size)
     ps_update_item_t *items = NULL;
     size_t n = 0, capacity = 0;
     ps_error_t err;
-    assert_int_equal (ps_update_decode (frame, size, &epoch, &useq, &items, &n, &capacity, &err),
-                      0);
+    assert_int_equal (
+        ps_feed_update_decode (frame, size, &epoch, &useq, &items, &n, &capacity, &err), 0);
     for (size_t i = 0; i < n; i++) {
         bool inserted;
         void **slot = ps_strmap_put (view, items[i].topic, items[i].topic_len, &inserted);
@@ -308,7 +308,7 @@ static void s_view_destroy (ps_strmap_t **view)
 static void s_check_int (const char *topic, const msgpack_object *map, const char *key, bool has,
                          int64_t want)
 {
-    const msgpack_object *o = ps_map_get (map, key);
+    const msgpack_object *o = ps_msgpack_map_get (map, key);
     if (!has) {
         if (o)
             fail_msg ("%s: %s should be absent", topic, key);
@@ -324,7 +324,7 @@ static void s_check_int (const char *topic, const msgpack_object *map, const cha
 static void s_check_double (const char *topic, const msgpack_object *map, const char *key, bool has,
                             double want)
 {
-    const msgpack_object *o = ps_map_get (map, key);
+    const msgpack_object *o = ps_msgpack_map_get (map, key);
     if (!has) {
         if (o)
             fail_msg ("%s: %s should be absent", topic, key);
@@ -412,9 +412,9 @@ static void s_check_message (s_oracle_t *o, const s_okey_t *k, const char *topic
         s_check_int (topic, m, "ytd_amount", y.has_amount, y.amount);
         s_check_growth (topic, m, s_ytd_yoy, &y, &y0);
     } else {
-        assert_null (ps_map_get (m, "ytd_count"));
+        assert_null (ps_msgpack_map_get (m, "ytd_count"));
     }
-    const msgpack_object *share = ps_map_get (m, "share");
+    const msgpack_object *share = ps_msgpack_map_get (m, "share");
     int nshares = 0;
     for (int i = 0; i < k->ndims; i++) {
         if (k->value[i] == S_STAR)
@@ -424,7 +424,8 @@ static void s_check_message (s_oracle_t *o, const s_okey_t *k, const char *topic
         s_agg_t pa = s_agg (o, &parent);
         bool hc = a->has_count && pa.has_count && pa.count > 0;
         bool ha = a->has_amount && pa.has_amount && pa.amount > 0;
-        const msgpack_object *entry = share ? ps_map_get (share, s_names[k->name[i]]) : NULL;
+        const msgpack_object *entry =
+            share ? ps_msgpack_map_get (share, s_names[k->name[i]]) : NULL;
         if (!hc && !ha) {
             assert_null (entry);
             continue;

@@ -127,7 +127,7 @@ static inline int t_capture_emit (void *arg, const void *frame, size_t size)
     ps_update_item_t *items = NULL;
     size_t n = 0, capacity = 0;
     ps_error_t err;
-    if (ps_update_decode (frame, size, &epoch, &useq, &items, &n, &capacity, &err) != 0)
+    if (ps_feed_update_decode (frame, size, &epoch, &useq, &items, &n, &capacity, &err) != 0)
         fail_msg ("update frame does not decode: %s", err.reason);
     cap->frames++;
     cap->epoch = epoch;
@@ -202,12 +202,12 @@ static inline const msgpack_object *t_must (const t_capture_t *cap, const char *
 
 static inline const msgpack_object *t_get (const msgpack_object *map, const char *key)
 {
-    return ps_map_get (map, key);
+    return ps_msgpack_map_get (map, key);
 }
 
 static inline int64_t t_int (const msgpack_object *map, const char *key)
 {
-    const msgpack_object *o = ps_map_get (map, key);
+    const msgpack_object *o = ps_msgpack_map_get (map, key);
     if (!o)
         fail_msg ("no key %s", key);
     if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -218,7 +218,7 @@ static inline int64_t t_int (const msgpack_object *map, const char *key)
 
 static inline double t_double (const msgpack_object *map, const char *key)
 {
-    const msgpack_object *o = ps_map_get (map, key);
+    const msgpack_object *o = ps_msgpack_map_get (map, key);
     if (!o)
         fail_msg ("no key %s", key);
     assert_int_equal (o->type, MSGPACK_OBJECT_FLOAT64);
@@ -227,7 +227,7 @@ static inline double t_double (const msgpack_object *map, const char *key)
 
 static inline int t_str_is (const msgpack_object *map, const char *key, const char *want)
 {
-    const msgpack_object *o = ps_map_get (map, key);
+    const msgpack_object *o = ps_msgpack_map_get (map, key);
     return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen (want) &&
            memcmp (o->via.str.ptr, want, o->via.str.size) == 0;
 }

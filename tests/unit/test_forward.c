@@ -100,7 +100,7 @@ static void s_position (s_fixture_t *f, uint64_t applied, uint64_t ckpt, bool re
     ps_refusal_t refusal = {refused, "does not decode"};
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
-    assert_int_equal (ps_position_encode_refusal (&pos, &refusal, &buf), 0);
+    assert_int_equal (ps_control_position_encode_refusal (&pos, &refusal, &buf), 0);
     ps_forward_receive (f->forward, buf.data, buf.size, false, now);
     msgpack_sbuffer_destroy (&buf);
 }
@@ -131,7 +131,7 @@ static void test_hello_first (void **state)
     assert_int_equal (f->n, 1);
     ps_hello_t hello;
     ps_error_t err;
-    assert_int_equal (ps_hello_decode (f->frames[0], f->sizes[0], &hello, &err), 0);
+    assert_int_equal (ps_control_hello_decode (f->frames[0], f->sizes[0], &hello, &err), 0);
     assert_string_equal (hello.ingest, "ingest-t");
     assert_int_equal (hello.journal, ps_journal_id (f->journal));
     assert_int_equal (hello.first, 1);
@@ -141,7 +141,7 @@ static void test_hello_first (void **state)
     assert_int_equal (ps_forward_wait (f->forward, 1050), 50);
     ps_forward_pump (f->forward, 1100);
     assert_int_equal (f->n, 2);
-    assert_int_equal (ps_hello_decode (f->frames[1], f->sizes[1], &hello, &err), 0);
+    assert_int_equal (ps_control_hello_decode (f->frames[1], f->sizes[1], &hello, &err), 0);
 }
 
 /*  Entries go in order, at most the window beyond compute's applied,
@@ -252,16 +252,16 @@ static void test_ignored_frames (void **state)
     ps_position_t pos = {ps_journal_id (f->journal) + 1, 2, 2, true};
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
-    assert_int_equal (ps_position_encode (&pos, &buf), 0);
+    assert_int_equal (ps_control_position_encode (&pos, &buf), 0);
     ps_forward_receive (f->forward, buf.data, buf.size, false, 1);
     ps_forward_receive (f->forward, "\xdd\xff\xff\xff\xff", 5, false, 1);
     msgpack_sbuffer_clear (&buf);
     pos.journal = ps_journal_id (f->journal);
-    assert_int_equal (ps_position_encode (&pos, &buf), 0);
+    assert_int_equal (ps_control_position_encode (&pos, &buf), 0);
     ps_forward_receive (f->forward, buf.data, buf.size, true, 1);
     msgpack_sbuffer_clear (&buf);
     ps_error_t refusal = {PS_E_RANGE, NULL, "journal not accepted"};
-    assert_int_equal (ps_refusal_encode (&refusal, &buf), 0);
+    assert_int_equal (ps_error_refusal_encode (&refusal, &buf), 0);
     ps_forward_receive (f->forward, buf.data, buf.size, false, 1);
     msgpack_sbuffer_destroy (&buf);
     const ps_delivery_t *d = ps_forward_delivery (f->forward);

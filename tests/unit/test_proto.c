@@ -117,9 +117,9 @@ static void s_assert_means (const void *data, size_t size, const json_t *expect)
 
 static void s_assert_error (const json_t *expect, const ps_error_t *err)
 {
-    if (!s_streq (ps_err_name (err->code), s_jstr (expect, "code")) ||
+    if (!s_streq (ps_error_code_name (err->code), s_jstr (expect, "code")) ||
         !s_streq (err->field, s_jstr (expect, "field")))
-        fail_msg ("got %s/%s (%s), expected %s/%s", ps_err_name (err->code), err->field,
+        fail_msg ("got %s/%s (%s), expected %s/%s", ps_error_code_name (err->code), err->field,
                   err->reason, s_jstr (expect, "code"), s_jstr (expect, "field"));
     assert_true (strlen (err->reason) > 0);
 }
@@ -150,7 +150,7 @@ static void s_assert_report (const json_t *e, const ps_report_t *r, uint32_t ind
         assert_string_equal (r->currency, s_jstr (e, "currency"));
     } else
         assert_string_equal (r->currency, "");
-    assert_string_equal (ps_op_name (r->op), s_jstr (e, "op"));
+    assert_string_equal (ps_grammar_op_name (r->op), s_jstr (e, "op"));
 }
 
 static void s_assert_batch (const json_t *e, const ps_batch_t *b, bool forwarded)
@@ -238,7 +238,7 @@ static void s_batch_vector (const uint8_t *data, size_t size, bool forwarded, co
         return;
     }
     if (rc != 0)
-        fail_msg ("refused: %s/%s: %s", ps_err_name (err.code), err.field, err.reason);
+        fail_msg ("refused: %s/%s: %s", ps_error_code_name (err.code), err.field, err.reason);
     s_assert_batch (expect, b, forwarded);
 
     msgpack_sbuffer buf;
@@ -294,7 +294,7 @@ static void s_ack_vector (const uint8_t *data, size_t size, const json_t *expect
         return;
     }
     if (rc != 0)
-        fail_msg ("refused: %s/%s: %s", ps_err_name (err.code), err.field, err.reason);
+        fail_msg ("refused: %s/%s: %s", ps_error_code_name (err.code), err.field, err.reason);
     s_assert_ack (expect, &ack);
 
     /* Rebuild the batch the ack speaks of, and encode it again. */
@@ -346,7 +346,7 @@ static void s_update_vector (const uint8_t *data, size_t size, const json_t *exp
     size_t n, capacity = 0;
     uint64_t epoch, useq;
     ps_error_t err;
-    int rc = ps_update_decode (data, size, &epoch, &useq, &items, &n, &capacity, &err);
+    int rc = ps_feed_update_decode (data, size, &epoch, &useq, &items, &n, &capacity, &err);
     const json_t *error = json_object_get (expect, "error");
     if (error) {
         assert_int_equal (rc, -1);
@@ -355,14 +355,14 @@ static void s_update_vector (const uint8_t *data, size_t size, const json_t *exp
         return;
     }
     if (rc != 0)
-        fail_msg ("refused: %s/%s: %s", ps_err_name (err.code), err.field, err.reason);
+        fail_msg ("refused: %s/%s: %s", ps_error_code_name (err.code), err.field, err.reason);
     assert_true (epoch == (uint64_t) s_jint (expect, "epoch"));
     assert_true (useq == (uint64_t) s_jint (expect, "useq"));
     s_assert_items (json_object_get (expect, "items"), items, n);
 
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
-    assert_int_equal (ps_update_encode (epoch, useq, items, n, &buf), 0);
+    assert_int_equal (ps_feed_update_encode (epoch, useq, items, n, &buf), 0);
     if (canonical) {
         assert_int_equal (buf.size, size);
         assert_memory_equal (buf.data, data, size);
@@ -371,7 +371,7 @@ static void s_update_vector (const uint8_t *data, size_t size, const json_t *exp
     size_t m, cap2 = 0;
     uint64_t epoch2, useq2;
     assert_int_equal (
-        ps_update_decode (buf.data, buf.size, &epoch2, &useq2, &again, &m, &cap2, &err), 0);
+        ps_feed_update_decode (buf.data, buf.size, &epoch2, &useq2, &again, &m, &cap2, &err), 0);
     assert_true (epoch2 == epoch);
     assert_true (useq2 == useq);
     s_assert_items (json_object_get (expect, "items"), again, m);
@@ -387,9 +387,9 @@ static void s_feed_vector (const json_t *v, const uint8_t *data, size_t size, co
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
     if (heartbeat)
-        assert_int_equal (ps_heartbeat_body ((uint64_t) s_jint (input, "epoch"),
-                                             (uint64_t) s_jint (input, "seq"),
-                                             (uint32_t) s_jint (input, "interval_ms"), &buf),
+        assert_int_equal (ps_feed_heartbeat_body ((uint64_t) s_jint (input, "epoch"),
+                                                  (uint64_t) s_jint (input, "seq"),
+                                                  (uint32_t) s_jint (input, "interval_ms"), &buf),
                           0);
     else {
         size_t len;
@@ -414,7 +414,7 @@ static void s_hello_vector (const uint8_t *data, size_t size, const json_t *expe
 {
     ps_hello_t hello;
     ps_error_t err;
-    int rc = ps_hello_decode (data, size, &hello, &err);
+    int rc = ps_control_hello_decode (data, size, &hello, &err);
     const json_t *error = json_object_get (expect, "error");
     if (error) {
         assert_int_equal (rc, -1);
@@ -422,20 +422,20 @@ static void s_hello_vector (const uint8_t *data, size_t size, const json_t *expe
         return;
     }
     if (rc != 0)
-        fail_msg ("refused: %s/%s: %s", ps_err_name (err.code), err.field, err.reason);
+        fail_msg ("refused: %s/%s: %s", ps_error_code_name (err.code), err.field, err.reason);
     assert_string_equal (hello.ingest, s_jstr (expect, "ingest"));
     assert_true (hello.journal == (uint64_t) s_jint (expect, "journal"));
     assert_true (hello.first == (uint64_t) s_jint (expect, "first"));
     assert_true (hello.head == (uint64_t) s_jint (expect, "head"));
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
-    assert_int_equal (ps_hello_encode (&hello, &buf), 0);
+    assert_int_equal (ps_control_hello_encode (&hello, &buf), 0);
     if (canonical) {
         assert_int_equal (buf.size, size);
         assert_memory_equal (buf.data, data, size);
     }
     ps_hello_t again;
-    assert_int_equal (ps_hello_decode (buf.data, buf.size, &again, &err), 0);
+    assert_int_equal (ps_control_hello_decode (buf.data, buf.size, &again, &err), 0);
     assert_string_equal (again.ingest, hello.ingest);
     assert_true (again.journal == hello.journal && again.first == hello.first &&
                  again.head == hello.head);
@@ -447,7 +447,7 @@ static void s_position_vector (const uint8_t *data, size_t size, const json_t *e
 {
     ps_position_t pos;
     ps_error_t err;
-    int rc = ps_position_decode (data, size, &pos, &err);
+    int rc = ps_control_position_decode (data, size, &pos, &err);
     const json_t *error = json_object_get (expect, "error");
     if (error) {
         assert_int_equal (rc, -1);
@@ -455,20 +455,20 @@ static void s_position_vector (const uint8_t *data, size_t size, const json_t *e
         return;
     }
     if (rc != 0)
-        fail_msg ("refused: %s/%s: %s", ps_err_name (err.code), err.field, err.reason);
+        fail_msg ("refused: %s/%s: %s", ps_error_code_name (err.code), err.field, err.reason);
     assert_true (pos.journal == (uint64_t) s_jint (expect, "journal"));
     assert_true (pos.applied == (uint64_t) s_jint (expect, "applied"));
     assert_true (pos.ckpt == (uint64_t) s_jint (expect, "ckpt"));
     assert_int_equal (pos.resend, json_is_true (json_object_get (expect, "resend")));
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
-    assert_int_equal (ps_position_encode (&pos, &buf), 0);
+    assert_int_equal (ps_control_position_encode (&pos, &buf), 0);
     if (canonical) {
         assert_int_equal (buf.size, size);
         assert_memory_equal (buf.data, data, size);
     }
     ps_position_t again;
-    assert_int_equal (ps_position_decode (buf.data, buf.size, &again, &err), 0);
+    assert_int_equal (ps_control_position_decode (buf.data, buf.size, &again, &err), 0);
     assert_true (again.applied == pos.applied && again.ckpt == pos.ckpt &&
                  again.journal == pos.journal && again.resend == pos.resend);
     msgpack_sbuffer_destroy (&buf);
@@ -837,10 +837,10 @@ static void test_feed_body (void **state)
         assert_int_equal (msgpack_unpack_next (&u, out.data, out.size, NULL),
                           MSGPACK_UNPACK_SUCCESS);
         assert_int_equal (u.data.via.map.size, n + 4);
-        assert_int_equal (ps_map_get (&u.data, "seq")->via.u64, 9);
-        assert_int_equal (ps_map_get (&u.data, "prev")->via.u64, 8);
-        assert_int_equal (ps_map_get (&u.data, "epoch")->via.u64, 7);
-        assert_int_equal (ps_map_get (&u.data, "v")->via.u64, 1);
+        assert_int_equal (ps_msgpack_map_get (&u.data, "seq")->via.u64, 9);
+        assert_int_equal (ps_msgpack_map_get (&u.data, "prev")->via.u64, 8);
+        assert_int_equal (ps_msgpack_map_get (&u.data, "epoch")->via.u64, 7);
+        assert_int_equal (ps_msgpack_map_get (&u.data, "v")->via.u64, 1);
         static const char *const front[] = {"v", "seq", "prev", "epoch"};
         for (int k = 0; k < 4; k++) {
             const msgpack_object_str *key = &u.data.via.map.ptr[k].key.via.str;
@@ -848,7 +848,7 @@ static void test_feed_body (void **state)
             assert_memory_equal (key->ptr, front[k], key->size);
         }
         if (n > 0)
-            assert_int_equal (ps_map_get (&u.data, "k0")->via.u64, 0);
+            assert_int_equal (ps_msgpack_map_get (&u.data, "k0")->via.u64, 0);
         msgpack_unpacked_destroy (&u);
     }
     /* A map32 header is accepted as input too. */
@@ -943,10 +943,10 @@ static void test_topic_format (void **state)
     assert_int_equal (ps_period_parse ("2012-Q3", 7, &p, NULL), 0);
     ps_dim_t dims[PS_MAX_DIMS] = {{"card", "domestic"}, {"channel", "ecommerce"}};
     const char *want = "CMI/2012-Q3/card=domestic,channel=ecommerce";
-    assert_int_equal (ps_topic_format ("CMI", &p, dims, 2, buf), strlen (want));
+    assert_int_equal (ps_grammar_topic_format ("CMI", &p, dims, 2, buf), strlen (want));
     assert_string_equal (buf, want);
     assert_int_equal (ps_period_parse ("2012", 4, &p, NULL), 0);
-    ps_topic_format ("MTC", &p, NULL, 0, buf);
+    ps_grammar_topic_format ("MTC", &p, NULL, 0, buf);
     assert_string_equal (buf, "MTC/2012/");
     /* The longest topic fits PS_TOPIC_MAX. */
     char source[PS_SOURCE_MAX + 1];
@@ -959,7 +959,7 @@ static void test_topic_format (void **state)
         memset (dims[i].value, 'v', PS_DIM_VALUE_MAX);
         dims[i].value[PS_DIM_VALUE_MAX] = '\0';
     }
-    size_t len = ps_topic_format (source, &p, dims, PS_MAX_DIMS, buf);
+    size_t len = ps_grammar_topic_format (source, &p, dims, PS_MAX_DIMS, buf);
     assert_true (len <= PS_TOPIC_MAX);
     assert_int_equal (strlen (buf), len);
 }
@@ -968,17 +968,17 @@ static void test_names (void **state)
 {
     (void) state;
     for (int c = PS_E_DECODE; c < PS_E__COUNT; c++) {
-        const char *name = ps_err_name ((ps_err_t) c);
-        assert_int_equal (ps_err_from_name (name, strlen (name)), c);
+        const char *name = ps_error_code_name ((ps_err_t) c);
+        assert_int_equal (ps_error_code_from_name (name, strlen (name)), c);
     }
-    assert_string_equal (ps_err_name (PS_E_CURRENCY_MISMATCH), "currency_mismatch");
-    assert_string_equal (ps_err_name (PS_E_RETRY), "retry_later");
-    assert_string_equal (ps_err_name (PS_E_PERMISSION), "not_permitted");
-    assert_string_equal (ps_err_name (PS_E__COUNT), "unknown");
-    assert_int_equal (ps_err_from_name ("nope", 4), PS_E__COUNT);
-    assert_int_equal (ps_err_from_name ("decodex", 6), PS_E_DECODE);
+    assert_string_equal (ps_error_code_name (PS_E_CURRENCY_MISMATCH), "currency_mismatch");
+    assert_string_equal (ps_error_code_name (PS_E_RETRY), "retry_later");
+    assert_string_equal (ps_error_code_name (PS_E_PERMISSION), "not_permitted");
+    assert_string_equal (ps_error_code_name (PS_E__COUNT), "unknown");
+    assert_int_equal (ps_error_code_from_name ("nope", 4), PS_E__COUNT);
+    assert_int_equal (ps_error_code_from_name ("decodex", 6), PS_E_DECODE);
     assert_string_equal (ps_ack_status_name (PS_ACK_RETRY), "retry_later");
-    assert_string_equal (ps_op_name (PS_OP_SET), "set");
+    assert_string_equal (ps_grammar_op_name (PS_OP_SET), "set");
 }
 
 static void test_ack_unreadable_batch (void **state)
@@ -1022,9 +1022,10 @@ static void test_update_capacity (void **state)
     ps_error_t err;
     for (size_t count = 1; count <= N; count *= 3) {
         msgpack_sbuffer_clear (&buf);
-        assert_int_equal (ps_update_encode (42, count, items, count, &buf), 0);
+        assert_int_equal (ps_feed_update_encode (42, count, items, count, &buf), 0);
         assert_int_equal (
-            ps_update_decode (buf.data, buf.size, &epoch, &useq, &got, &n, &capacity, &err), 0);
+            ps_feed_update_decode (buf.data, buf.size, &epoch, &useq, &got, &n, &capacity, &err),
+            0);
         assert_int_equal (useq, count);
         assert_int_equal (n, count);
         assert_true (capacity >= count);
@@ -1089,7 +1090,7 @@ static void test_mutations (void **state)
                 assert_true (err.reason[0] != '\0');
             if (ps_ack_decode (&ack, data, n, &err) == 0)
                 ps_ack_clear (&ack);
-            ps_update_decode (data, n, &epoch, &useq, &items, &count, &capacity, &err);
+            ps_feed_update_decode (data, n, &epoch, &useq, &items, &count, &capacity, &err);
         }
         free (data);
         free (orig);
@@ -1115,18 +1116,18 @@ static void test_refusal_alone (void **state)
     ps_error_t why = {PS_E_PERMISSION, "journal", "refused journal 8 of ingest ingest-1"};
     msgpack_sbuffer out;
     msgpack_sbuffer_init (&out);
-    assert_int_equal (ps_refusal_encode (&why, &out), 0);
+    assert_int_equal (ps_error_refusal_encode (&why, &out), 0);
     ps_error_t got, err;
-    assert_int_equal (ps_refusal_decode (out.data, out.size, &got, &err), 0);
+    assert_int_equal (ps_error_refusal_decode (out.data, out.size, &got, &err), 0);
     assert_int_equal (got.code, PS_E_PERMISSION);
     assert_string_equal (got.field, "journal");
     assert_string_equal (got.reason, why.reason);
     msgpack_sbuffer_clear (&out);
     ps_position_t pos = {7, 1, 0, true};
-    assert_int_equal (ps_position_encode (&pos, &out), 0);
-    assert_int_equal (ps_refusal_decode (out.data, out.size, &got, &err), -1);
+    assert_int_equal (ps_control_position_encode (&pos, &out), 0);
+    assert_int_equal (ps_error_refusal_decode (out.data, out.size, &got, &err), -1);
     assert_int_equal (err.code, PS_E_TYPE);
-    assert_int_equal (ps_refusal_decode ("\xc1", 1, &got, &err), -1);
+    assert_int_equal (ps_error_refusal_decode ("\xc1", 1, &got, &err), -1);
     msgpack_sbuffer_destroy (&out);
 }
 

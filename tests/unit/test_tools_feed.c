@@ -17,13 +17,8 @@
 
 #include "ps_article.h"
 #include "ps_msgjson.h"
+#include "ps_msgpack.h"
 #include "ps_table.h"
-
-static void s_pack_str (msgpack_packer *pk, const char *s)
-{
-    msgpack_pack_str (pk, strlen (s));
-    msgpack_pack_str_body (pk, s, strlen (s));
-}
 
 static void test_msgjson_types (void **state)
 {
@@ -33,30 +28,30 @@ static void test_msgjson_types (void **state)
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 9);
-    s_pack_str (&pk, "seq");
+    ps_msgpack_pack_cstr (&pk, "seq");
     msgpack_pack_uint64 (&pk, 5);
-    s_pack_str (&pk, "neg");
+    ps_msgpack_pack_cstr (&pk, "neg");
     msgpack_pack_int64 (&pk, -3);
-    s_pack_str (&pk, "pct");
+    ps_msgpack_pack_cstr (&pk, "pct");
     msgpack_pack_double (&pk, 48.25);
-    s_pack_str (&pk, "nan");
+    ps_msgpack_pack_cstr (&pk, "nan");
     msgpack_pack_double (&pk, NAN);
-    s_pack_str (&pk, "bin");
+    ps_msgpack_pack_cstr (&pk, "bin");
     msgpack_pack_bin (&pk, 4);
     msgpack_pack_bin_body (&pk, "\x00\xff\x10\x41", 4);
-    s_pack_str (&pk, "list");
+    ps_msgpack_pack_cstr (&pk, "list");
     msgpack_pack_array (&pk, 3);
     msgpack_pack_nil (&pk);
     msgpack_pack_true (&pk);
-    s_pack_str (&pk, "é");
-    s_pack_str (&pk, "dims");
+    ps_msgpack_pack_cstr (&pk, "é");
+    ps_msgpack_pack_cstr (&pk, "dims");
     msgpack_pack_map (&pk, 1);
-    s_pack_str (&pk, "card");
-    s_pack_str (&pk, "*");
-    s_pack_str (&pk, "big");
+    ps_msgpack_pack_cstr (&pk, "card");
+    ps_msgpack_pack_cstr (&pk, "*");
+    ps_msgpack_pack_cstr (&pk, "big");
     msgpack_pack_uint64 (&pk, UINT64_MAX);
     msgpack_pack_uint8 (&pk, 7); /* a non-string key */
-    s_pack_str (&pk, "seven");
+    ps_msgpack_pack_cstr (&pk, "seven");
 
     ps_error_t err;
     json_t *msg = ps_msgjson_feed ("CMI/2012/", 9, buf.data, buf.size, &err);
