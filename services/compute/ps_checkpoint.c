@@ -1,7 +1,7 @@
 /*  ps_checkpoint: compute's state on disk; see ps_checkpoint.h. */
 
 #include "ps_checkpoint.h"
-#include "ps_sock.h"
+#include "ps_clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
