@@ -136,8 +136,8 @@ def test_sigterm_while_compute_stopped(pipeline_factory):
 
 def holds_back(pipeline):
     """True once compute keeps update frames back for publish (its outbox
-    holds some), or (as the code before issue #15 did) hangs in a send,
-    deaf to its HTTP port: the stop below then tells."""
+    holds some), or hangs in a send (as a blocking send would),
+    deaf to its HTTP port: the checks below then fail."""
     try:
         return metric(pipeline, "compute", "paystat_compute_publish_queued_bytes") > 0
     except AssertionError:
