@@ -11,6 +11,7 @@
 #include "ps_config.h"
 #include "ps_log.h"
 #include "ps_proto.h"
+#include "ps_signal.h"
 #include "ps_sock.h"
 
 #include <stdio.h>

@@ -2,6 +2,7 @@
 
 #include "ps_feedsub.h"
 #include "ps_ceiling.h"
+#include "ps_clock.h"
 #include "ps_proto.h"
 #include "ps_sock.h"
 

@@ -18,11 +18,13 @@
     seen it. */
 
 #include "ps_ceiling.h"
+#include "ps_clock.h"
 #include "ps_config.h"
 #include "ps_feedsub.h"
 #include "ps_keymix.h"
 #include "ps_log.h"
 #include "ps_proto.h"
+#include "ps_signal.h"
 #include "ps_sock.h"
 
 #include <errno.h>

@@ -2,6 +2,7 @@
 
 #include "ps_client.h"
 
+#include "ps_clock.h"
 #include "ps_curve.h"
 #include "ps_log.h"
 #include "ps_proto.h"

@@ -2,7 +2,9 @@
 
 #include "ps_send.h"
 #include "ps_cli.h"
+#include "ps_clock.h"
 #include "ps_security.h"
+#include "ps_signal.h"
 #include "ps_sock.h"
 
 #include <errno.h>

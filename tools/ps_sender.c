@@ -1,8 +1,10 @@
 /*  ps_sender: windowed, acknowledged batch sending; see ps_sender.h. */
 
 #include "ps_sender.h"
+#include "ps_clock.h"
 #include "ps_log.h"
 #include "ps_monitor.h"
+#include "ps_signal.h"
 #include "ps_sock.h"
 
 #include <assert.h>

@@ -2,10 +2,12 @@
 
 #include "ps_sub.h"
 #include "ps_cli.h"
+#include "ps_clock.h"
 #include "ps_log.h"
 #include "ps_msgjson.h"
 #include "ps_proto.h"
 #include "ps_send.h"
+#include "ps_signal.h"
 #include "ps_sock.h"
 #include "ps_table.h"
 

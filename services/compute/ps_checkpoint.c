@@ -1,8 +1,8 @@
 /*  ps_checkpoint: compute's state on disk; see ps_checkpoint.h. */
 
 #include "ps_checkpoint.h"
+#include "ps_clock.h"
 #include "ps_msgpack.h"
-#include "ps_sock.h"
 
 #include <errno.h>
 #include <inttypes.h>

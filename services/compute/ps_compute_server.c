@@ -4,6 +4,7 @@
 #include "ps_compute_server.h"
 
 #include "ps_checkpoint.h"
+#include "ps_clock.h"
 #include "ps_datadir.h"
 #include "ps_engine.h"
 #include "ps_log.h"

@@ -2,8 +2,8 @@
     ps_upstream.h. */
 
 #include "ps_upstream.h"
+#include "ps_clock.h"
 #include "ps_log.h"
-#include "ps_sock.h"
 #include "ps_strmap.h"
 
 #include <errno.h>

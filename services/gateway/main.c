@@ -15,9 +15,11 @@
     would fall behind. */
 
 #include "ps_client.h"
+#include "ps_clock.h"
 #include "ps_config.h"
 #include "ps_gateway.h"
 #include "ps_log.h"
+#include "ps_signal.h"
 #include "ps_sock.h"
 
 #include <errno.h>

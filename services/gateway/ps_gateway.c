@@ -3,6 +3,7 @@
 #include "ps_gateway.h"
 
 #include "ps_assets.h"
+#include "ps_clock.h"
 #include "ps_gwquery.h"
 #include "ps_gwview.h"
 #include "ps_log.h"

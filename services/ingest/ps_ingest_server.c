@@ -10,6 +10,7 @@
 
 #include "ps_access.h"
 #include "ps_ackq.h"
+#include "ps_clock.h"
 #include "ps_forward.h"
 #include "ps_group.h"
 #include "ps_ingest.h"

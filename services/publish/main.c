@@ -6,6 +6,7 @@
     state (PROTOCOL.md, sections 5.3 to 5.6). */
 
 #include "ps_body.h"
+#include "ps_clock.h"
 #include "ps_config.h"
 #include "ps_digest.h"
 #include "ps_log.h"
@@ -15,6 +16,7 @@
 #include "ps_proto.h"
 #include "ps_ring.h"
 #include "ps_security.h"
+#include "ps_signal.h"
 #include "ps_snapshot.h"
 #include "ps_sock.h"
 #include "ps_subs.h"

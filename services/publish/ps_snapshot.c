@@ -2,6 +2,7 @@
 
 #include "ps_snapshot.h"
 
+#include "ps_clock.h"
 #include "ps_log.h"
 #include "ps_proto.h"
 #include "ps_sock.h"

@@ -2,6 +2,7 @@
 
 #include "ps_subs.h"
 
+#include "ps_clock.h"
 #include "ps_sock.h"
 #include "ps_strmap.h"
 

@@ -9,19 +9,19 @@
 - SIGTERM of any service mid-stream loses nothing;
 - a recreated ingest journal is refused until the operator names it
   (--accept-journal), then read from its start, not skipped;
-- SIGTERM stops compute within its bound while publish is stopped;
 - a damaged checkpoint stops compute with a clear error.
+
+SIGTERM while the next service is stopped: test_stop.py.
 """
 
 import random
 import shutil
 import signal
-import time
 
 import psclient
 from producers import Model, ReliableProducer, wait_converged
 from test_identity import journal_of
-from test_ops import get, parse_prometheus, wait_for
+from test_ops import get, wait_for
 
 MONTHS = [f"2012-{m:02d}" for m in range(1, 13)]
 
@@ -207,52 +207,6 @@ def test_recreated_journal_is_read_from_its_start(pipeline):
     # Still set at the next start: the new journal is not read again.
     converged(pipeline, model, "RJ/")
     assert wait_for(lambda: get(ready)[0] == 200, 20), get(ready)
-
-
-def holds_back(pipeline):
-    """True once compute keeps update frames back for publish, or (as the
-    code before issue #15 did) hangs in a send, deaf to its HTTP port."""
-    try:
-        status, body = get(pipeline.http["compute"] + "/metrics", timeout=3)
-    except OSError:  # a timeout: blocked in a send
-        return True
-    assert status == 200, body
-    return parse_prometheus(body).get(("paystat_compute_publish_queued_bytes", ""), 0) > 0
-
-
-def test_sigterm_while_publish_stopped(pipeline_factory):
-    """Compute stops within its bound on SIGTERM even when publish has
-    stopped reading (SIGSTOP) and its queue towards publish is full: no
-    send may block. After everything restarts nothing acknowledged is lost."""
-    pipeline = pipeline_factory(compute_args=["--checkpoint-ms", "3600000"])
-    rng = random.Random(7)
-    model = Model()
-    publish, compute = pipeline["publish"], pipeline["compute"]
-    producer = ReliableProducer(pipeline.ingest, "st")
-    publish.signal(signal.SIGSTOP)
-    try:
-        # Wide batches over many cells: each flush is large, so the kernel's
-        # buffers and compute's queue towards publish fill while publish
-        # sleeps, until compute keeps frames back (it must not wait).
-        seq, deadline = 0, time.monotonic() + 120
-        while not holds_back(pipeline):
-            seq += 1
-            send_all(producer, make_batches(rng, "ST", 1, 2000, cells=5000), model,
-                     first_seq=seq)
-            assert time.monotonic() < deadline, "compute's queue towards publish never filled"
-        # Compute still answers its HTTP endpoints while publish sleeps.
-        assert get(pipeline.http["compute"] + "/healthz")[0] == 200
-        start = time.monotonic()
-        problem = compute.stop()
-        took = time.monotonic() - start
-        assert problem is None, f"{problem}\n{compute.log_tail()}"
-        assert took < 8.0, f"compute took {took:.1f} s to stop"
-    finally:
-        publish.signal(signal.SIGCONT)
-    producer.close()
-    compute.start()
-    compute.wait_ready()
-    converged(pipeline, model, "ST/")
 
 
 def test_damaged_checkpoint_stops_compute(pipeline):

@@ -1,13 +1,20 @@
-"""Ingest stops within its drain bound on SIGTERM whatever compute does.
+"""Each service stops within its drain bound on SIGTERM whatever the next
+one does.
 
-Compute is stopped (SIGSTOP: its connection stays, it reads nothing), so
-entries are in flight towards it and none of its positions come back,
-while a producer keeps sending. Ingest must still serve its HTTP
-endpoints, and exit 0 within --drain-ms (plus a margin) of SIGTERM: no
-send or receive of its loop may wait on compute, and the drain may not
-sit in a poll until the next hello (--sync-ms, here far longer than the
-drain). Once everything runs again, every acknowledged report is in the
-feed.
+The next service is stopped (SIGSTOP: its connection stays, it reads
+nothing) while producers keep sending, so that what the service under
+test sends it backs up. The service must still serve its HTTP endpoints,
+and exit 0 within its drain bound (plus a margin) of SIGTERM: no send or
+receive of its loop may wait on the stopped peer. Once everything runs
+again, every acknowledged report is in the feed.
+
+- ingest, compute stopped: entries are in flight towards compute and none
+  of its positions come back; the bound is --drain-ms, and the drain may
+  not sit in a poll until the next hello (--sync-ms, here far longer).
+- compute, publish stopped: update frames fill libzmq's queue and the
+  socket buffers towards publish, then wait in compute's outbox; the bound
+  is S_SHUTDOWN_MS of ps_compute_server.c (5 s, no option), the time it
+  gives publish to take the last updates.
 """
 
 import random
@@ -20,11 +27,16 @@ from test_durability import make_batches, send_all
 from test_ops import get, parse_prometheus, wait_for
 
 DRAIN_MS = 1500
+COMPUTE_SHUTDOWN_MS = 5000  # S_SHUTDOWN_MS, services/compute/ps_compute_server.c
 MARGIN_S = 3.0
 
 
-def metric(pipeline, name):
-    status, body = get(pipeline.http["ingest"] + "/metrics", timeout=3)
+def metric(pipeline, service, name):
+    """Sample NAME (no labels) of SERVICE's /metrics, 0 when absent."""
+    try:
+        status, body = get(pipeline.http[service] + "/metrics", timeout=3)
+    except OSError as e:  # a loop held in a send or receive serves nothing
+        raise AssertionError(f"{service}'s /metrics did not answer: {e}") from e
     assert status == 200, body
     return parse_prometheus(body).get((name, ""), 0)
 
@@ -57,44 +69,109 @@ class Sender(threading.Thread):
             self.producer.close()
 
 
+def start_sending(pipeline, rng, model, sender_seed):
+    """A producer "stop-fg" with 5 batches acknowledged (into MODEL), and a
+    Sender "stop-bg" running with 3 acknowledged: returns both."""
+    producer = ReliableProducer(pipeline.ingest, "stop-fg")
+    send_all(producer, make_batches(rng, "SF", 5, 100), model)
+    sender = Sender(pipeline.ingest, random.Random(sender_seed), Model())
+    sender.start()
+    assert wait_for(lambda: sender.acked >= 3, 30), sender.error
+    return producer, sender
+
+
+def assert_still_sending(sender):
+    acked = sender.acked
+    assert wait_for(lambda: sender.acked > acked, 30), sender.error
+
+
+def assert_stops_within(service, bound_ms):
+    """SIGTERM to SERVICE: it must exit 0 within BOUND_MS plus the margin."""
+    start = time.monotonic()
+    problem = service.stop(timeout=30)
+    took = time.monotonic() - start
+    assert problem is None, f"{problem}\n{service.log_tail()}"
+    assert took < bound_ms / 1000 + MARGIN_S, \
+        f"{service.name} took {took:.1f} s to stop (bound {bound_ms} ms)\n{service.log_tail()}"
+
+
+def assert_converged(pipeline, producer, sender, model):
+    """Stops the senders; the feed, from a restarted compute (which
+    republishes every topic), must show every acknowledged report."""
+    sender.stop.set()
+    sender.join(150)
+    assert not sender.is_alive() and sender.error is None, sender.error
+    producer.close()
+    for prefix, expected in (("SF/", model), ("SB/", sender.model)):
+        with pipeline.feed([prefix]) as feed:
+            pipeline.restart("compute")
+            bad = wait_converged(feed, expected.cells(), prefix, 60)
+        assert not bad, f"{len(bad)} cells differ under {prefix}, e.g.:\n" + "\n".join(bad[:20])
+
+
 def test_sigterm_while_compute_stopped(pipeline_factory):
     pipeline = pipeline_factory(ingest_args=["--drain-ms", str(DRAIN_MS), "--sync-ms", "60000",
                                              "--window", "8"])
     rng = random.Random(15)
-    model, bg_model = Model(), Model()
+    model = Model()
     ingest, compute = pipeline["ingest"], pipeline["compute"]
-    producer = ReliableProducer(pipeline.ingest, "stop-fg")
-    send_all(producer, make_batches(rng, "SF", 5, 100), model)
-    sender = Sender(pipeline.ingest, random.Random(16), bg_model)
-    sender.start()
-    assert wait_for(lambda: sender.acked >= 3, 30), sender.error
+    producer, sender = start_sending(pipeline, rng, model, 16)
     compute.signal(signal.SIGSTOP)
     try:
         # Acknowledged while compute sleeps: in the journal, some sent to
         # compute's socket, none applied.
         send_all(producer, make_batches(rng, "SF", 30, 100), model, first_seq=6)
-        head = metric(pipeline, "paystat_ingest_journal_head")
-        assert head > metric(pipeline, "paystat_ingest_compute_applied")
+        head = metric(pipeline, "ingest", "paystat_ingest_journal_head")
+        assert head > metric(pipeline, "ingest", "paystat_ingest_compute_applied")
         assert get(pipeline.http["ingest"] + "/healthz")[0] == 200
-        acked = sender.acked
-        assert wait_for(lambda: sender.acked > acked, 30), sender.error  # still sending
-        start = time.monotonic()
-        problem = ingest.stop(timeout=30)
-        took = time.monotonic() - start
-        assert problem is None, f"{problem}\n{ingest.log_tail()}"
-        assert took < DRAIN_MS / 1000 + MARGIN_S, \
-            f"ingest took {took:.1f} s to stop (--drain-ms {DRAIN_MS})\n{ingest.log_tail()}"
+        assert_still_sending(sender)
+        assert_stops_within(ingest, DRAIN_MS)
         assert "compute has not applied every entry yet" in ingest.log_text()
     finally:
         compute.signal(signal.SIGCONT)
     ingest.start()
     ingest.wait_ready()
-    sender.stop.set()
-    sender.join(150)
-    assert not sender.is_alive() and sender.error is None, sender.error
-    producer.close()
-    for prefix, expected in (("SF/", model), ("SB/", bg_model)):
-        with pipeline.feed([prefix]) as feed:
-            pipeline.restart("compute")
-            bad = wait_converged(feed, expected.cells(), prefix, 60)
-        assert not bad, f"{len(bad)} cells differ under {prefix}, e.g.:\n" + "\n".join(bad[:20])
+    assert_converged(pipeline, producer, sender, model)
+
+
+def holds_back(pipeline):
+    """True once compute keeps update frames back for publish (its outbox
+    holds some), or hangs in a send (as a blocking send would),
+    deaf to its HTTP port: the checks below then fail."""
+    try:
+        return metric(pipeline, "compute", "paystat_compute_publish_queued_bytes") > 0
+    except AssertionError:
+        return True
+
+
+def test_sigterm_while_publish_stopped(pipeline_factory):
+    pipeline = pipeline_factory(compute_args=["--checkpoint-ms", "3600000"])
+    rng = random.Random(7)
+    model = Model()
+    compute, publish = pipeline["compute"], pipeline["publish"]
+    producer, sender = start_sending(pipeline, rng, model, 8)
+    publish.signal(signal.SIGSTOP)
+    try:
+        # Wide batches over many cells: each flush is large, so the kernel's
+        # buffers and libzmq's queue towards publish fill while publish
+        # sleeps, until compute keeps frames back (it must not wait).
+        seq, deadline = 5, time.monotonic() + 120
+        while not holds_back(pipeline):
+            seq += 1
+            send_all(producer, make_batches(rng, "SF", 1, 2000, cells=5000), model,
+                     first_seq=seq)
+            assert time.monotonic() < deadline, "compute's queue towards publish never filled"
+        # Compute goes on applying entries and serving its endpoints.
+        applied = metric(pipeline, "compute", "paystat_compute_batches_applied_total")
+        assert_still_sending(sender)
+        assert wait_for(lambda: metric(pipeline, "compute", "paystat_compute_batches_applied_total")
+                        > applied, 30)
+        assert get(pipeline.http["compute"] + "/healthz")[0] == 200
+        assert_stops_within(compute, COMPUTE_SHUTDOWN_MS)
+        assert "publish did not take and confirm every update before shutdown" \
+            in compute.log_text()
+    finally:
+        publish.signal(signal.SIGCONT)
+    compute.start()
+    compute.wait_ready()
+    assert_converged(pipeline, producer, sender, model)

@@ -15,9 +15,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ps_clock.h"
 #include "ps_http.h"
 #include "ps_metrics.h"
-#include "ps_sock.h"
 
 static void s_hello (void *arg, ps_http_request_t *request)
 {

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ps_sock.h"
+#include "ps_clock.h"
 #include "ps_subs.h"
 
 static ps_subs_verdict_t s_sub (ps_subs_t *subs, const char *prefix)

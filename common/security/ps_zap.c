@@ -1,8 +1,8 @@
 /*  ps_zap: ZAP handler thread; see ps_zap.h. */
 
 #include "ps_zap.h"
+#include "ps_clock.h"
 #include "ps_log.h"
-#include "ps_sock.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,17 +1,12 @@
-/*  ps_sock: socket set-up, signals and clocks; see ps_sock.h. */
+/*  ps_sock: socket set-up, receiving and sending; see ps_sock.h. */
 
 #include "ps_sock.h"
 #include "ps_log.h"
+#include "ps_signal.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 #include <zmq.h>
-
-static volatile sig_atomic_t s_stop = 0;
-static volatile sig_atomic_t s_reload = 0;
 
 /*  Sets CURVE up on SOCK as OPTS say. Returns 0, or -1 (errno). */
 static int s_curve (void *sock, const ps_sock_opts_t *opts)
@@ -98,78 +93,10 @@ void ps_sock_destroy (void **sock_p)
     }
 }
 
-static void s_on_signal (int sig)
-{
-    (void) sig;
-    s_stop = 1;
-}
-
-static void s_on_reload (int sig)
-{
-    (void) sig;
-    s_reload = 1;
-}
-
-/*  Routes SIG to HANDLER (no flags: a libzmq call it interrupts fails
-    with EINTR, which is how blocking loops notice). */
-static void s_catch (int sig, void (*handler) (int))
-{
-    struct sigaction sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sa_handler = handler;
-    sigemptyset (&sa.sa_mask);
-    sigaction (sig, &sa, NULL);
-}
-
-void ps_signal_install (void)
-{
-    s_catch (SIGINT, s_on_signal);
-    s_catch (SIGTERM, s_on_signal);
-    s_catch (SIGHUP, s_on_signal);
-    signal (SIGPIPE, SIG_IGN);
-}
-
-void ps_signal_catch_reload (void)
-{
-    s_catch (SIGHUP, s_on_reload);
-}
-
-bool ps_signal_reload (void)
-{
-    if (!s_reload)
-        return false;
-    s_reload = 0;
-    return true;
-}
-
-bool ps_signal_stop (void)
-{
-    return s_stop != 0;
-}
-
-int64_t ps_clock_ms (void)
-{
-    return ps_clock_us () / 1000;
-}
-
-int64_t ps_clock_us (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t ps_wall_us (void)
-{
-    struct timeval tv;
-    gettimeofday (&tv, NULL);
-    return (int64_t) tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
 int ps_sock_send (void *sock, const void *data, size_t size, int flags)
 {
     while (zmq_send (sock, data, size, flags) < 0) {
-        if (errno != EINTR || s_stop)
+        if (errno != EINTR || ps_signal_stop ())
             return -1;
     }
     return 0;

@@ -2,7 +2,7 @@
 
 #include "ps_metrics.h"
 
-#include "ps_sock.h"
+#include "ps_clock.h"
 
 #include <stdarg.h>
 #include <stdio.h>

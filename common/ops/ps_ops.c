@@ -2,9 +2,9 @@
 
 #include "ps_ops.h"
 
+#include "ps_clock.h"
 #include "ps_http.h"
 #include "ps_log.h"
-#include "ps_sock.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
-/*  ps_sock: ZeroMQ socket set-up, stop signals and clocks shared by every
-    paystat process. */
+/*  ps_sock: ZeroMQ socket set-up, receiving and sending, shared by every
+    paystat process. Signals are ps_signal's, clocks ps_clock's. */
 
 #ifndef PS_SOCK_H_INCLUDED
 #define PS_SOCK_H_INCLUDED
@@ -42,29 +42,6 @@ void *ps_sock_new_announced (void *ctx, const char *endpoint, const ps_sock_opts
 
 /*  Closes *SOCK_P (if not NULL) and sets it to NULL. */
 void ps_sock_destroy (void **sock_p);
-
-/*  Installs SIGINT, SIGTERM and SIGHUP handlers that only set a flag
-    (libzmq calls then fail with EINTR, so blocking loops notice), and
-    ignores SIGPIPE. */
-void ps_signal_install (void);
-
-/*  Makes SIGHUP ask for a reload (ps_signal_reload) instead of a stop:
-    for services that re-read their keys and permissions. */
-void ps_signal_catch_reload (void);
-
-/*  True once SIGINT or SIGTERM (or SIGHUP, unless caught for reloads)
-    has arrived. */
-bool ps_signal_stop (void);
-
-/*  True once per SIGHUP caught for a reload since the last call. */
-bool ps_signal_reload (void);
-
-/*  Monotonic clock in milliseconds / microseconds. */
-int64_t ps_clock_ms (void);
-int64_t ps_clock_us (void);
-
-/*  Wall clock in microseconds since the Unix epoch. */
-int64_t ps_wall_us (void);
 
 /*  Receives one whole multipart message from SOCK without waiting for its
     first frame, into PARTS (MAX initialised zmq_msg_t, MAX >= 1). Frames

@@ -4,8 +4,8 @@
 
 #include "ps_http.h"
 
+#include "ps_clock.h"
 #include "ps_log.h"
-#include "ps_sock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

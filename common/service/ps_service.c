@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ps_log.h"
+#include "ps_signal.h"
 
 #define S_MAX_ITEMS 15
 
