@@ -1,4 +1,4 @@
-/*  tools/ps_msgjson_feed, what `paystat sub` applies to every feed message
+/*  client/ps_msgjson_feed, what `paystat sub` and the gateway applies to every feed message
     it receives (the topic is the input up to its first NUL, the body the
     rest). Property: a converted message serialises as JSON and carries
     the topic. */
