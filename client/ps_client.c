@@ -892,7 +892,8 @@ int ps_client_next (ps_client_t *self, int timeout_ms, ps_client_event_t *event)
             wait = deadline - now;
         if (wait == 0)
             continue;
-        zmq_pollitem_t items[] = {{self->sub, 0, ZMQ_POLLIN, 0}, {s_dealer (self), 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[] = {{self->sub, 0, ZMQ_POLLIN, 0},
+                                  {s_dealer (self), 0, ZMQ_POLLIN, 0}};
         if (zmq_poll (items, items[1].socket ? 2 : 1, (long) wait) < 0) {
             if (errno != EINTR)
                 ps_error ("cannot poll the feed", "error=\"%s\"", zmq_strerror (errno));

@@ -4,8 +4,8 @@
     stream, the dashboard, health and metrics (docs/gateway.md).
 
     Not thread-safe: one thread makes every call, including the ps_http
-    calls on its server (ps_gwserver's loop). An event stream with nothing to send has its connection
-    suspended, and writing an event resumes it. */
+    calls on its server (ps_gwserver's loop). An event stream with nothing
+    to send has its connection suspended, and writing an event resumes it. */
 
 #ifndef PS_GATEWAY_H_INCLUDED
 #define PS_GATEWAY_H_INCLUDED

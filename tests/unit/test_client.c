@@ -218,16 +218,22 @@ static ps_client_event_t s_next (s_fixture_t *f)
     return ev;
 }
 
-/* Events until one of TYPE; returns it, with the number of updates seen. */
-static ps_client_event_t s_until (s_fixture_t *f, ps_client_event_type_t type, int *updates)
+/* Events taken by NEXT until one of TYPE; returns it, with the number of updates seen. */
+static ps_client_event_t s_until_by (s_fixture_t *f, ps_client_event_t (*next) (s_fixture_t *),
+                                     ps_client_event_type_t type, int *updates)
 {
     for (;;) {
-        ps_client_event_t ev = s_next (f);
+        ps_client_event_t ev = next (f);
         if (updates && ev.type == PS_CLIENT_UPDATE)
             (*updates)++;
         if (ev.type == type)
             return ev;
     }
+}
+
+static ps_client_event_t s_until (s_fixture_t *f, ps_client_event_type_t type, int *updates)
+{
+    return s_until_by (f, s_next, type, updates);
 }
 
 /*  The next event taken the way a program with its own poll loop takes
@@ -257,13 +263,7 @@ static ps_client_event_t s_next_polled (s_fixture_t *f)
 static ps_client_event_t s_until_polled (s_fixture_t *f, ps_client_event_type_t type,
                                          int *updates)
 {
-    for (;;) {
-        ps_client_event_t ev = s_next_polled (f);
-        if (updates && ev.type == PS_CLIENT_UPDATE)
-            (*updates)++;
-        if (ev.type == type)
-            return ev;
-    }
+    return s_until_by (f, s_next_polled, type, updates);
 }
 
 /* The "n" of TOPIC's message in the view, -1 when the view lacks it. */
