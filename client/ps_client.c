@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@
    from the first to the last, until a sync completes. */
 #define S_BACKOFF_FIRST_MS 100
 #define S_BACKOFF_LAST_MS  5000
+/* Messages handled without an event before a step returns (see s_step). */
+#define S_STEP_MAX 1000
 
 typedef enum { S_IDLE, S_WAIT, S_SNAPSHOT, S_EMIT, S_LIVE } s_state_t;
 
@@ -85,6 +88,7 @@ struct ps_client_t {
     bool lost;            /* HEARTBEAT_LOST not yet reported */
     ps_error_t refusal;   /* publish's last refusal of a subscription ("" when none) */
     size_t cursor;        /* emission walk */
+    int64_t idle_since;   /* when the queues were found empty (-1: not since the last step) */
     s_key_t *stale;
     size_t nstale;
     size_t stale_cap;
@@ -106,6 +110,7 @@ ps_client_t *ps_client_new (void *ctx, const ps_client_opts_t *opts)
     self->snapshot_ms =
         opts->snapshot_timeout_ms > 0 ? opts->snapshot_timeout_ms : S_DEFAULT_SNAPSHOT_MS;
     self->interval_ms = S_DEFAULT_INTERVAL_MS;
+    self->idle_since = -1;
     if (opts->curve) {
         self->curve_on = true;
         snprintf (self->curve.public_key, sizeof self->curve.public_key, "%s",
@@ -741,53 +746,52 @@ static int64_t s_quiet_ms (const ps_client_t *self)
     return quiet;
 }
 
-/*  Nothing is waiting: waits for a message until DEADLINE (-1: none), or
-    starts a resync after a silence. Returns 1 to read again, 0 at the
-    deadline, -1 on a signal or a socket error. Silence is time spent
-    waiting on an empty queue without a heartbeat of a prefix: a program
-    slow to call has messages waiting, not a dead publish; and other
-    messages do not count, since only a prefix heartbeat proves the view. */
-static int s_wait (ps_client_t *self, int64_t deadline)
+/*  Adds the time since the queues were found empty to every prefix's
+    quiet time. Silence is time spent waiting on empty queues without a
+    heartbeat of a prefix: a program slow to call has messages waiting,
+    not a dead publish; and other messages do not count, since only a
+    prefix heartbeat proves the view. */
+static void s_accrue (ps_client_t *self)
 {
-    int64_t quiet = s_quiet_ms (self);
-    if (quiet >= s_silence_ms (self)) {
-        if (self->refusal.reason[0])
-            ps_warn ("no heartbeat from publish; reconnecting", "silent_ms=%" PRId64
-                     " refused=\"%s\"", quiet, self->refusal.reason);
-        else
-            ps_warn ("no heartbeat from publish; reconnecting", "silent_ms=%" PRId64, quiet);
-        self->refusal.reason[0] = '\0';
-        self->lost = true;
-        if (s_open_feed (self) != 0)
-            return -1;
-        s_resync (self, "silence", false);
-        return 1;
-    }
-    int64_t now = ps_clock_ms ();
-    int64_t wait = s_silence_ms (self) - quiet;
-    if (self->state == S_SNAPSHOT && self->req_deadline - now < wait)
-        wait = self->req_deadline - now;
-    if (deadline >= 0 && now >= deadline)
-        return 0;
-    if (deadline >= 0 && deadline - now < wait)
-        wait = deadline - now;
-    zmq_pollitem_t items[] = {{self->sub, 0, ZMQ_POLLIN, 0}, {self->dealer, 0, ZMQ_POLLIN, 0}};
-    int nitems = self->state == S_SNAPSHOT && self->dealer ? 2 : 1;
-    int rc = zmq_poll (items, nitems, wait < 0 ? 0 : (long) wait);
-    int64_t waited = ps_clock_ms () - now;
+    if (self->idle_since < 0)
+        return;
+    int64_t waited = ps_clock_ms () - self->idle_since;
     for (size_t i = 0; i < self->nprefixes; i++)
         self->prefixes[i].quiet += waited;
-    if (rc < 0 && errno != EINTR)
-        ps_error ("cannot poll the feed", "error=\"%s\"", zmq_strerror (errno));
-    return rc < 0 ? -1 : 1;
+    self->idle_since = -1;
 }
 
-int ps_client_next (ps_client_t *self, int timeout_ms, ps_client_event_t *event)
+/*  Nothing is waiting: starts a resync after a silence. Returns 1 when it
+    did (there are events to report), 0 when the queues are empty, -1 when
+    the feed socket cannot be reopened. */
+static int s_idle (ps_client_t *self)
 {
-    if (self->state == S_IDLE)
+    int64_t quiet = s_quiet_ms (self);
+    if (quiet < s_silence_ms (self)) {
+        self->idle_since = ps_clock_ms ();
+        return 0;
+    }
+    if (self->refusal.reason[0])
+        ps_warn ("no heartbeat from publish; reconnecting", "silent_ms=%" PRId64
+                 " refused=\"%s\"", quiet, self->refusal.reason);
+    else
+        ps_warn ("no heartbeat from publish; reconnecting", "silent_ms=%" PRId64, quiet);
+    self->refusal.reason[0] = '\0';
+    self->lost = true;
+    if (s_open_feed (self) != 0)
         return -1;
-    int64_t deadline = timeout_ms < 0 ? -1 : ps_clock_ms () + timeout_ms;
-    for (;;) {
+    s_resync (self, "silence", false);
+    return 1;
+}
+
+/*  Does what is ready without waiting. Returns 1 with *EVENT; 0 when
+    nothing is ready, or after S_STEP_MAX messages without an event (the
+    caller's loop gets its turn: a snapshot of many topics is merged over
+    several calls); -1 when the feed socket cannot be reopened. */
+static int s_step (ps_client_t *self, ps_client_event_t *event)
+{
+    s_accrue (self);
+    for (int handled = 0; handled < S_STEP_MAX;) {
         if (self->lost) {
             self->lost = false;
             s_event (event, PS_CLIENT_HEARTBEAT_LOST, NULL, 0, NULL, 0, self->epoch, 0);
@@ -812,13 +816,91 @@ int ps_client_next (ps_client_t *self, int timeout_ms, ps_client_event_t *event)
             return 1;
         int snapped = self->state == S_SNAPSHOT ? s_read_snapshot (self) : -1;
         if (fed == 0 || snapped == 0) {
-            if (deadline >= 0 && ps_clock_ms () >= deadline)
-                return 0;
+            handled++;
             continue;
         }
-        int rc = s_wait (self, deadline);
+        int rc = s_idle (self);
         if (rc <= 0)
             return rc;
+    }
+    return 0;
+}
+
+/* True when SOCKET (NULL: none) has a message to read. */
+static bool s_readable (void *socket)
+{
+    int events = 0;
+    size_t size = sizeof events;
+    return socket && zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size) == 0 &&
+           (events & ZMQ_POLLIN);
+}
+
+/* The snapshot socket when a reply is awaited on it, else NULL. */
+static void *s_dealer (const ps_client_t *self)
+{
+    return self->state == S_SNAPSHOT ? self->dealer : NULL;
+}
+
+int ps_client_fds (ps_client_t *self, int fds[PS_CLIENT_FDS])
+{
+    void *sockets[PS_CLIENT_FDS] = {self->sub, s_dealer (self)};
+    int n = 0;
+    for (int i = 0; i < PS_CLIENT_FDS; i++) {
+        size_t size = sizeof fds[n];
+        if (!sockets[i])
+            continue;
+        if (zmq_getsockopt (sockets[i], ZMQ_FD, &fds[n], &size) != 0) {
+            ps_error ("cannot get a socket's descriptor", "error=\"%s\"", zmq_strerror (errno));
+            return -1;
+        }
+        n++;
+    }
+    return n;
+}
+
+int ps_client_timeout_ms (ps_client_t *self)
+{
+    if (self->state == S_IDLE)
+        return -1;
+    if (self->lost || self->announce || self->state == S_EMIT)
+        return 0;
+    /* Also what the edge-triggered descriptors need: ZMQ_EVENTS read
+       after the last receive, so that a new message signals them. */
+    if (s_readable (self->sub) || s_readable (s_dealer (self)))
+        return 0;
+    int64_t now = ps_clock_ms ();
+    if (self->idle_since < 0)
+        self->idle_since = now; /* the caller waits on empty queues from now */
+    int64_t wait = s_silence_ms (self) - s_quiet_ms (self) - (now - self->idle_since);
+    if (self->state == S_SNAPSHOT && self->req_deadline - now < wait)
+        wait = self->req_deadline - now;
+    return wait < 0 ? 0 : wait > INT_MAX ? INT_MAX : (int) wait;
+}
+
+int ps_client_next (ps_client_t *self, int timeout_ms, ps_client_event_t *event)
+{
+    if (self->state == S_IDLE)
+        return -1;
+    int64_t deadline = timeout_ms < 0 ? -1 : ps_clock_ms () + timeout_ms;
+    for (;;) {
+        int rc = s_step (self, event);
+        if (rc != 0)
+            return rc;
+        int64_t now = ps_clock_ms ();
+        if (deadline >= 0 && now >= deadline)
+            return 0;
+        int64_t wait = ps_client_timeout_ms (self);
+        if (deadline >= 0 && deadline - now < wait)
+            wait = deadline - now;
+        if (wait == 0)
+            continue;
+        zmq_pollitem_t items[] = {{self->sub, 0, ZMQ_POLLIN, 0},
+                                  {s_dealer (self), 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll (items, items[1].socket ? 2 : 1, (long) wait) < 0) {
+            if (errno != EINTR)
+                ps_error ("cannot poll the feed", "error=\"%s\"", zmq_strerror (errno));
+            return -1;
+        }
     }
 }
 

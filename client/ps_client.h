@@ -34,6 +34,18 @@
         ps_client_event_t ev;
         while (ps_client_next (client, -1, &ev) > 0)
             if (ev.type == PS_CLIENT_UPDATE) ... ev.topic, ev.body ...
+
+    A program with a poll loop of its own (the gateway) puts the client
+    in it instead of blocking in ps_client_next: it polls the client's
+    descriptors for POLLIN, for at most the client's timeout, beside its
+    own, then takes the events that are ready:
+
+        int fds[PS_CLIENT_FDS];
+        int n = ps_client_fds (client, fds);       (every turn: they change)
+        int timeout = ps_client_timeout_ms (client); (last, right before poll)
+        ... poll fds[0..n) for POLLIN and the program's own, up to timeout ...
+        while (ps_client_next (client, 0, &ev) > 0)
+            ...
 */
 
 #ifndef PS_CLIENT_H_INCLUDED
@@ -125,8 +137,32 @@ int ps_client_connect (ps_client_t *self);
 
 /*  Waits up to TIMEOUT_MS (-1: no limit) for the next event. Returns 1
     with *EVENT, 0 when the time ran out, -1 when interrupted by a signal
-    (EINTR: see ps_signal_install) or on a socket error (logged). */
+    (EINTR: see ps_signal_install) or on a socket error (logged). With
+    TIMEOUT_MS 0 it does not wait: 0 then means nothing is ready, or that
+    many messages were handled without an event and the caller's loop
+    gets its turn (ps_client_timeout_ms then says 0). */
 int ps_client_next (ps_client_t *self, int timeout_ms, ps_client_event_t *event);
+
+/* Descriptors ps_client_fds writes at most. */
+#define PS_CLIENT_FDS 2
+
+/*  Writes into FDS the descriptors to poll for POLLIN so that a wait in
+    the caller's own loop ends when the client has something to do (ZMQ_FD
+    of its sockets). They change as the client reconnects: ask every time
+    round the loop. They are edge-triggered: one being readable does not
+    mean an event is ready, and a message already queued does not make it
+    readable; ps_client_timeout_ms accounts for both. Returns how many
+    (0 before ps_client_connect), or -1 on a socket error (logged). */
+int ps_client_fds (ps_client_t *self, int fds[PS_CLIENT_FDS]);
+
+/*  How long the caller may wait on the descriptors before calling
+    ps_client_next (SELF, 0, ...) again, in ms: 0 when something is ready
+    (drain it first), else until a timer of the client is due (a silence,
+    a snapshot reply overdue); -1 before ps_client_connect. Call it last
+    before waiting: the descriptors signal only what arrives after it.
+    Time spent waiting from then on counts towards the silence timeout, so
+    a program should not wait much longer than this. */
+int ps_client_timeout_ms (ps_client_t *self);
 
 /*  True once a sync has completed and no resync is in progress: the view
     then holds exactly what publish published up to the last SYNCED or

@@ -346,7 +346,7 @@ static int s_run (s_demo_t *demo, const char *data, long quiet_ms, bool no_wait)
                  demo->endpoint[S_SNAPSHOT]);
 
     char producer[PS_ID_MAX + 1];
-    ps_send_default_producer (producer);
+    ps_sender_default_producer (producer);
     ps_send_job_t job = {data,
                          ps_input_format_guess (data),
                          {demo->endpoint[S_INGEST], producer, 1, 500, 4, 3000, 5, NULL},

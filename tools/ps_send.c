@@ -72,20 +72,6 @@ static void s_draw_bar (s_reporter_t *r, uint64_t rows, uint64_t offset)
     r->bar_shown = true;
 }
 
-void ps_send_default_producer (char *buf)
-{
-    char host[256] = "paystat";
-    if (gethostname (host, sizeof host) != 0)
-        snprintf (host, sizeof host, "paystat");
-    host[sizeof host - 1] = '\0';
-    /* 30 + 1 + 10 + 1 + 20 characters at most: always within PS_ID_MAX. */
-    snprintf (buf, PS_ID_MAX + 1, "%.30s-%u-%" PRIu64, host, (unsigned) getpid (),
-              (uint64_t) (ps_wall_us () / 1000));
-    for (char *p = buf; *p; p++)
-        if (!strchr ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-", *p))
-            *p = '-';
-}
-
 static FILE *s_open (const char *path, const char *program, uint64_t *size)
 {
     FILE *file = strcmp (path, "-") == 0 ? stdin : fopen (path, "r");
@@ -285,7 +271,7 @@ static ps_security_t *s_secure (void *ctx, ps_sock_opts_t *opts)
 static void s_default_producer (char *buf)
 {
     char suffix[PS_ID_MAX + 1];
-    ps_send_default_producer (suffix);
+    ps_sender_default_producer (suffix);
     const char *secret = ps_config_get (s_options, "curve-secret")->value;
     const char *base = secret ? strrchr (secret, '/') : NULL;
     base = base ? base + 1 : secret;

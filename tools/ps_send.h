@@ -26,11 +26,6 @@ typedef struct {
     PS_EXIT_INTERRUPTED on SIGINT/SIGTERM. */
 int ps_send_run (void *ctx, const ps_send_job_t *job, FILE *out);
 
-/*  Writes the default producer id "<hostname>-<pid>-<unix ms>" (cut to
-    PS_ID_MAX, characters outside the id grammar replaced by '-') into BUF
-    of PS_ID_MAX + 1 bytes. */
-void ps_send_default_producer (char *buf);
-
 /*  Runs "paystat send" with ARGV[0] = "send". Returns the exit status. */
 int ps_send_main (int argc, char **argv);
 

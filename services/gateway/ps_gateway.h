@@ -3,10 +3,9 @@
     and resync), and serves it: the JSON API, the Server-Sent Events
     stream, the dashboard, health and metrics (docs/gateway.md).
 
-    Not thread-safe: the caller serialises every call, including the
-    ps_http calls on its server (paystat-gateway's main.c holds one lock
-    around both). An event stream with nothing to send has its connection
-    suspended, and writing an event resumes it. */
+    Not thread-safe: one thread makes every call, including the ps_http
+    calls on its server (ps_gwserver's loop). An event stream with nothing
+    to send has its connection suspended, and writing an event resumes it. */
 
 #ifndef PS_GATEWAY_H_INCLUDED
 #define PS_GATEWAY_H_INCLUDED

@@ -1,4 +1,4 @@
-/*  tools/ps_input over the same bytes read as CSV and as JSON lines, the
+/*  client/ps_input over the same bytes read as CSV and as JSON lines, the
     way `paystat send` reads a file. Properties: reading ends (every call
     consumes input or ends it); each row is a report within the protocol's
     limits (a measure unless it is a retraction), or an error with its line,

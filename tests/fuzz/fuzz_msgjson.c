@@ -1,7 +1,7 @@
-/*  tools/ps_msgjson_feed, what `paystat sub` applies to every feed message
-    it receives (the topic is the input up to its first NUL, the body the
-    rest). Property: a converted message serialises as JSON and carries
-    the topic. */
+/*  client/ps_msgjson_feed, what `paystat sub` and the gateway apply to every
+    feed message they receive (the topic is the input up to its first NUL,
+    the body the rest). Property: a converted message serialises as JSON
+    and carries the topic. */
 
 #include "fuzz.h"
 #include "ps_msgjson.h"

@@ -2,7 +2,8 @@
     which this test feeds as compute would: update frames on a DEALER.
     Late join, live updates and removals, prefixes, new topics missed by
     an overflowing subscriber (found only by the prefix digest), a publish
-    restart (new epoch) and a silent publish. */
+    restart (new epoch), a silent publish, and the same through a poll
+    loop of the program's own (ps_client_fds, ps_client_timeout_ms). */
 
 #define _GNU_SOURCE
 
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "ps_client.h"
+#include "ps_clock.h"
 #include "ps_log.h"
 #include "ps_proto.h"
 #include "ps_sock.h"
@@ -22,6 +24,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,16 +219,52 @@ static ps_client_event_t s_next (s_fixture_t *f)
     return ev;
 }
 
-/* Events until one of TYPE; returns it, with the number of updates seen. */
-static ps_client_event_t s_until (s_fixture_t *f, ps_client_event_type_t type, int *updates)
+/* Events taken by NEXT until one of TYPE; returns it, with the number of updates seen. */
+static ps_client_event_t s_until_by (s_fixture_t *f, ps_client_event_t (*next) (s_fixture_t *),
+                                     ps_client_event_type_t type, int *updates)
 {
     for (;;) {
-        ps_client_event_t ev = s_next (f);
+        ps_client_event_t ev = next (f);
         if (updates && ev.type == PS_CLIENT_UPDATE)
             (*updates)++;
         if (ev.type == type)
             return ev;
     }
+}
+
+static ps_client_event_t s_until (s_fixture_t *f, ps_client_event_type_t type, int *updates)
+{
+    return s_until_by (f, s_next, type, updates);
+}
+
+/*  The next event taken the way a program with its own poll loop takes
+    them (the gateway): poll() on the client's descriptors for its
+    timeout, then ps_client_next without waiting. Fails after S_WAIT_MS. */
+static ps_client_event_t s_next_polled (s_fixture_t *f)
+{
+    int64_t deadline = ps_clock_ms () + S_WAIT_MS;
+    ps_client_event_t ev;
+    int rc;
+    while ((rc = ps_client_next (f->client, 0, &ev)) == 0) {
+        assert_true (ps_clock_ms () < deadline);
+        int fds[PS_CLIENT_FDS];
+        int n = ps_client_fds (f->client, fds);
+        assert_true (n >= 1 && n <= PS_CLIENT_FDS);
+        struct pollfd pfds[PS_CLIENT_FDS];
+        for (int i = 0; i < n; i++)
+            pfds[i] = (struct pollfd){fds[i], POLLIN, 0};
+        int timeout = ps_client_timeout_ms (f->client);
+        assert_true (timeout >= 0);
+        assert_true (poll (pfds, (nfds_t) n, timeout) >= 0);
+    }
+    assert_int_equal (rc, 1);
+    return ev;
+}
+
+static ps_client_event_t s_until_polled (s_fixture_t *f, ps_client_event_type_t type,
+                                         int *updates)
+{
+    return s_until_by (f, s_next_polled, type, updates);
 }
 
 /* The "n" of TOPIC's message in the view, -1 when the view lacks it. */
@@ -395,6 +434,33 @@ static void test_silence_reconnects_and_resyncs (void **state)
     assert_int_equal (updates, 0); /* same epoch, same message: nothing changed */
 }
 
+/*  The same client in the caller's poll loop: a sync, a live update that
+    only the descriptors announce, and a silence noticed from the time
+    spent in the caller's poll (the client does not wait itself). */
+static void test_own_poll_loop (void **state)
+{
+    s_fixture_t *f = *state;
+    assert_int_equal (ps_client_timeout_ms (f->client), -1); /* not connected */
+    s_publish (f, (const char *const[]){"A/2012/k=1", "A/2012/k=2", NULL}, 1);
+    assert_int_equal (ps_client_connect (f->client), 0);
+    int updates = 0;
+    assert_int_equal (s_until_polled (f, PS_CLIENT_SYNCED, &updates).topics, 2);
+    assert_int_equal (updates, 2);
+    s_publish (f, (const char *const[]){"A/2012/k=2", NULL}, 3);
+    ps_client_event_t ev = s_until_polled (f, PS_CLIENT_UPDATE, NULL);
+    assert_memory_equal (ev.topic, "A/2012/k=2", 10);
+    assert_int_equal (s_view_n (f, "A/2012/k=2"), 3);
+    kill (f->pub.pid, SIGSTOP);
+    s_until_polled (f, PS_CLIENT_HEARTBEAT_LOST, NULL);
+    ev = s_next_polled (f);
+    assert_int_equal (ev.type, PS_CLIENT_RESYNC);
+    assert_string_equal (ev.reason, "silence");
+    kill (f->pub.pid, SIGCONT);
+    updates = 0;
+    assert_int_equal (s_until_polled (f, PS_CLIENT_SYNCED, &updates).topics, 2);
+    assert_int_equal (updates, 0);
+}
+
 int main (void)
 {
     ps_log_init ("test", PS_LOG_ERROR);
@@ -409,6 +475,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_publish_restart_is_a_new_epoch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_silence_reconnects_and_resyncs, s_setup_silence,
                                          s_teardown),
+        cmocka_unit_test_setup_teardown (test_own_poll_loop, s_setup_silence, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/*  Tests for the subscriber side of tools/: ps_msgjson (MessagePack feed
+/*  Tests for the subscriber side: ps_msgjson (client/, MessagePack feed
     bodies to JSON), ps_table (latest value per topic, rendering) and
     ps_article (the article check). */
 

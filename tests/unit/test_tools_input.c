@@ -1,4 +1,4 @@
-/*  Tests for tools/ps_input: CSV and JSON-lines reading, exact amounts,
+/*  Tests for client/ps_input: CSV and JSON-lines reading, exact amounts,
     and every error with its line, field and code. */
 
 #include <setjmp.h>

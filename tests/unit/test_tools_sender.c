@@ -1,4 +1,4 @@
-/*  Tests for tools/ps_sender against a scripted ingest (a ROUTER in a
+/*  Tests for client/ps_sender against a scripted ingest (a ROUTER in a
     thread, over inproc): rejects mapped back to input lines, Lazy Pirate
     resends with the same producer and seq, retry_later, duplicates, and
     giving up when nobody answers. */

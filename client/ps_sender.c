@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 /* Shortest pause after a retry_later, as a fraction of the ack timeout;
@@ -486,4 +487,18 @@ int ps_sender_flush (ps_sender_t *self)
     if (s_send_build (self) != 0)
         return -1;
     return s_wait (self, true);
+}
+
+void ps_sender_default_producer (char *buf)
+{
+    char host[256] = "paystat";
+    if (gethostname (host, sizeof host) != 0)
+        snprintf (host, sizeof host, "paystat");
+    host[sizeof host - 1] = '\0';
+    /* 30 + 1 + 10 + 1 + 20 characters at most: always within PS_ID_MAX. */
+    snprintf (buf, PS_ID_MAX + 1, "%.30s-%u-%" PRIu64, host, (unsigned) getpid (),
+              (uint64_t) (ps_wall_us () / 1000));
+    for (char *p = buf; *p; p++)
+        if (!strchr ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-", *p))
+            *p = '-';
 }

@@ -77,4 +77,9 @@ const ps_sender_stats_t *ps_sender_stats (const ps_sender_t *self);
 /*  Why the last call returned -1 (one English sentence). */
 const char *ps_sender_error (const ps_sender_t *self);
 
+/*  Writes the default producer id "<hostname>-<pid>-<unix ms>" (cut to
+    PS_ID_MAX, characters outside the id grammar replaced by '-') into BUF
+    of PS_ID_MAX + 1 bytes. */
+void ps_sender_default_producer (char *buf);
+
 #endif
