@@ -385,7 +385,7 @@ static void test_a_connection_beyond_its_share_is_refused_and_condemned (void **
     /* Not on a TCP feed: nothing to close, nothing closed. */
     ps_subs_peer_t peer;
     ps_subs_verdict_t why;
-    assert_false (ps_subs_reap (subs, ps_clock_ms () + 1000, &peer, &why));
+    assert_false (ps_subs_reap (subs, ps_clock_ms () + 5000, &peer, &why));
     assert_false (ps_subs_reaping (subs));
     assert_int_equal (ps_subs_evicted (subs, PS_SUBS_CONN), 0);
     /* A new connection on descriptor 7 starts from nothing. */
@@ -469,31 +469,14 @@ static void test_a_condemned_connection_is_closed_after_its_grace (void **state)
     ps_subs_verdict_t why;
     /* Not before its notice had time to leave. */
     assert_false (ps_subs_reap (subs, ps_clock_ms (), &peer, &why));
-    assert_true (ps_subs_reap (subs, ps_clock_ms () + 1000, &peer, &why));
+    assert_true (ps_subs_reap (subs, ps_clock_ms () + 5000, &peer, &why));
     assert_int_equal (why, PS_SUBS_CONN);
     assert_int_equal (peer.fd, server);
     assert_int_equal (ps_subs_evicted (subs, PS_SUBS_CONN), 1);
-    assert_false (ps_subs_reap (subs, ps_clock_ms () + 2000, &peer, &why));
+    assert_false (ps_subs_reap (subs, ps_clock_ms () + 10000, &peer, &why));
     assert_true (s_ended (client));
-    /* One that goes on sending after its refusal (a reconnecting SUB
-       sends everything again at once) is closed without waiting. */
-    int server2;
-    int client2 = s_connect (lsock, port, &server2);
-    char prefix[16];
-    for (int i = 0; i < 10; i++) {
-        snprintf (prefix, sizeof prefix, "C/%d", i);
-        s_sub_from (subs, server2, prefix, &condemned);
-    }
-    assert_false (ps_subs_reap (subs, ps_clock_ms (), &peer, &why));
-    for (int i = 10; i < 20; i++) {
-        snprintf (prefix, sizeof prefix, "C/%d", i);
-        assert_int_equal (s_sub_from (subs, server2, prefix, &condemned), PS_SUBS_CONN);
-    }
-    assert_true (ps_subs_reap (subs, ps_clock_ms (), &peer, &why));
-    assert_int_equal (peer.fd, server2);
-    assert_true (s_ended (client2));
     ps_subs_destroy (&subs);
-    s_close ((int[]){client, server, client2, server2, lsock}, 5);
+    s_close ((int[]){client, server, lsock}, 3);
 }
 
 int main (void)
