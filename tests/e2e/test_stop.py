@@ -15,13 +15,20 @@ again, every acknowledged report is in the feed.
   socket buffers towards publish, then wait in compute's outbox; the bound
   is S_SHUTDOWN_MS of ps_compute_server.c (5 s, no option), the time it
   gives publish to take the last updates.
+- publish, its subscribers stopped: a feed subscriber and a snapshot
+  client stop reading (SIGSTOP), the snapshot's reply under way, so that
+  the feed's queue to the one fills and the other's reply waits; publish
+  goes on publishing, and its bound is the feed's 1 s linger.
 """
 
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 
+import psclient
 from producers import Model, ReliableProducer, wait_converged
 from test_durability import make_batches, send_all
 from test_ops import get, parse_prometheus, wait_for
@@ -34,7 +41,7 @@ MARGIN_S = 3.0
 def metric(pipeline, service, name):
     """Sample NAME (no labels) of SERVICE's /metrics, 0 when absent."""
     try:
-        status, body = get(pipeline.http[service] + "/metrics", timeout=3)
+        status, body = get(pipeline.http[service] + "/metrics", timeout=10)
     except OSError as e:  # a loop held in a send or receive serves nothing
         raise AssertionError(f"{service}'s /metrics did not answer: {e}") from e
     assert status == 200, body
@@ -175,3 +182,133 @@ def test_sigterm_while_publish_stopped(pipeline_factory):
     compute.start()
     compute.wait_ready()
     assert_converged(pipeline, producer, sender, model)
+
+
+# Subscribers that stop reading, run as processes of their own that stop
+# themselves (SIGSTOP) at a known point: a feed subscriber once its
+# subscription is live, a snapshot client once the first message of its
+# reply is in. Small receive buffers, so that what publish sends them piles
+# up in publish. Once continued (SIGCONT), each reads what reached it and
+# prints what it saw.
+FEED_SUBSCRIBER = r"""
+import os, signal, sys
+import msgpack, zmq
+sock = zmq.Context().socket(zmq.SUB)
+sock.setsockopt(zmq.RCVHWM, 10)
+sock.setsockopt(zmq.RCVBUF, 4096)
+sock.setsockopt(zmq.SUBSCRIBE, b"")
+sock.connect(sys.argv[1])
+sock.recv_multipart()  # a heartbeat: the subscription is live
+print("ready", flush=True)
+os.kill(os.getpid(), signal.SIGSTOP)
+seqs = set()
+while sock.poll(3000):
+    topic, body = sock.recv_multipart()
+    if not topic.startswith(b"$hb"):
+        seqs.add(msgpack.unpackb(body)["seq"])
+print(len(seqs), min(seqs, default=0), max(seqs, default=0), flush=True)
+"""
+
+SNAPSHOT_CLIENT = r"""
+import os, signal, sys
+import msgpack, zmq
+sock = zmq.Context().socket(zmq.DEALER)
+sock.setsockopt(zmq.RCVHWM, 10)
+sock.setsockopt(zmq.RCVBUF, 4096)
+sock.connect(sys.argv[1])
+sock.send(msgpack.packb({"v": 1, "type": "snapshot", "prefix": ""}))
+sock.recv_multipart()
+print("started", flush=True)
+os.kill(os.getpid(), signal.SIGSTOP)
+n, end = 1, False
+while sock.poll(3000):
+    if sock.recv_multipart()[0] == b"$snapshot":
+        end = True
+        break
+    n += 1
+print(n, end, flush=True)
+"""
+
+# Publish's bound: it reads what compute already handed over, then closing
+# the feed waits at most its 1 s linger for what is queued to subscribers.
+PUBLISH_LINGER_MS = 1000
+
+
+def stopped_helper(script, endpoint, banner):
+    """Starts SCRIPT on ENDPOINT and returns it once it printed BANNER and
+    stopped itself."""
+    proc = subprocess.Popen([sys.executable, "-c", script, endpoint], stdout=subprocess.PIPE,
+                            text=True)
+    line = proc.stdout.readline().strip()
+    assert line == banner, f"helper said {line!r}, exited {proc.poll()}"
+    assert wait_for(lambda: open(f"/proc/{proc.pid}/stat").read().split(") ")[1][0] == "T", 30)
+    return proc
+
+
+def test_sigterm_while_subscribers_stopped(pipeline_factory):
+    # The stopped client's snapshot session is never dropped, so it is in
+    # progress when SIGTERM comes; the feed drops for a full subscriber
+    # early.
+    pipeline = pipeline_factory(publish_args=["--snapshot-timeout-ms", "3600000",
+                                              "--feed-hwm", "50"])
+    model, bg_model, big = Model(), Model(), Model()
+    producer = ReliableProducer(pipeline.ingest, "stop-pf")
+    helpers = [stopped_helper(FEED_SUBSCRIBER, pipeline.feed_endpoint, "ready")]
+    try:
+        _stop_publish_while_stopped(pipeline, producer, model, bg_model, big, helpers)
+    finally:
+        for helper in helpers:
+            helper.kill()
+            helper.wait()
+
+
+def _stop_publish_while_stopped(pipeline, producer, model, bg_model, big, helpers):
+    publish = pipeline["publish"]
+    feed_sub = helpers[0]
+    try:
+        # About 34,000 topics (12 MB of messages): more than the kernel's
+        # and libzmq's buffers towards either stopped client hold.
+        months = [f"2012-{m:02d}" for m in range(1, 13)]
+        reports = [psclient.report("SP", month, {"k": f"v{k}"}, count=1, amount=k + 1,
+                                   currency="MAD") for month in months for k in range(2000)]
+        batches = [reports[i:i + 1000] for i in range(0, len(reports), 1000)]
+        send_all(producer, batches, big)
+        topics = len(big.cells())
+        assert wait_for(lambda: metric(pipeline, "publish", "paystat_publish_topics") >= topics, 120)
+        helpers.append(stopped_helper(SNAPSHOT_CLIENT, pipeline.snapshot_endpoint, "started"))
+        sender = Sender(pipeline.ingest, random.Random(26), bg_model)
+        sender.start()
+        rng = random.Random(25)
+        send_all(producer, make_batches(rng, "SF", 20, 100), model, first_seq=len(batches) + 1)
+        # Still publishing and serving its endpoints while both wait on it.
+        messages = metric(pipeline, "publish", "paystat_publish_messages_total")
+        assert wait_for(lambda: metric(pipeline, "publish", "paystat_publish_messages_total")
+                        > messages + 1000, 60), sender.error
+        assert get(pipeline.http["publish"] + "/healthz", timeout=10)[0] == 200
+        # The reply is still going: no snapshot finished, none dropped.
+        assert metric(pipeline, "publish", "paystat_publish_snapshots_total") == 0
+        assert metric(pipeline, "publish", "paystat_publish_snapshots_dropped_total") == 0
+        assert_stops_within(publish, PUBLISH_LINGER_MS)
+    finally:
+        for helper in helpers:
+            helper.send_signal(signal.SIGCONT)
+    # What reached them: the feed dropped for the subscriber (its queue was
+    # full), and the snapshot never got its end marker.
+    received, first, last = map(int, feed_sub.communicate(timeout=60)[0].split())
+    assert received < last - first + 1, (received, first, last)
+    count, end = helpers[1].communicate(timeout=60)[0].split()
+    assert end == "False" and int(count) < topics, (count, end)
+    # Restarted with the default --feed-hwm: 50 would drop for the feed that
+    # checks, too, while compute republishes every topic.
+    publish.args = publish.args[:publish.args.index("--feed-hwm")]
+    publish.start()
+    publish.wait_ready()
+    sender.stop.set()
+    sender.join(150)
+    assert not sender.is_alive() and sender.error is None, sender.error
+    producer.close()
+    with pipeline.feed(["SP/", "SF/", "SB/"]) as feed:
+        pipeline.restart("compute")
+        for prefix, expected in (("SF/", model), ("SB/", bg_model), ("SP/", big)):
+            bad = wait_converged(feed, expected.cells(), prefix, 120)
+            assert not bad, f"{len(bad)} cells differ under {prefix}, e.g.:\n" + "\n".join(bad[:20])
