@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <msgpack.h>
 
+#include "ps_msgpack.h"
 #include "ps_peek.h"
 
 static char *s_unhex (const char *hex, size_t *size)
@@ -34,10 +35,15 @@ static char *s_unhex (const char *hex, size_t *size)
 }
 
 /*  What msgpack-c says the type is: the first "type" key of a map; -1
-    when msgpack-c cannot read the frame (the peek may still find a type
-    before what is wrong with it: the decoder refuses the frame then). */
+    when msgpack-c cannot read the frame, or must not be given it (a
+    container that claims more than the frame holds makes it allocate for
+    the claim) — the peek may still find a type before what is wrong with
+    it: the decoder refuses the frame then. */
 static int s_reference (const char *data, size_t size)
 {
+    ps_error_t err;
+    if (ps_msgpack_check (data, size, &err) != 0)
+        return -1;
     msgpack_unpacked u;
     msgpack_unpacked_init (&u);
     int t = PS_PEEK_NONE;
