@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "ps_body.h"
+#include "test_hex.h"
 
 #define S_CELL_TOPIC   "CMI/2012/card=domestic"
 #define S_RATIO_TOPIC  "$ratio/abroad_vs_domestic/2012"
@@ -172,19 +173,6 @@ static void test_every_body_compute_emits_passes (void **state)
     assert_true (tally.removals > 0);
 }
 
-static char *s_unhex (const char *hex, size_t *size)
-{
-    size_t n = strlen (hex) / 2;
-    char *out = malloc (n ? n : 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned byte;
-        assert_int_equal (sscanf (hex + 2 * i, "%2x", &byte), 1);
-        out[i] = (char) byte;
-    }
-    *size = n;
-    return out;
-}
-
 /* The update vectors that decode: every body of theirs passes. */
 static void test_vector_bodies_pass (void **state)
 {
@@ -196,7 +184,7 @@ static void test_vector_bodies_pass (void **state)
         json_t *vec = json_load_file (path, 0, NULL);
         assert_non_null (vec);
         size_t size;
-        char *frame = s_unhex (json_string_value (json_object_get (vec, "hex")), &size);
+        char *frame = test_unhex (json_string_value (json_object_get (vec, "hex")), &size);
         s_tally_t tally = {{0}, 0};
         s_check_frame (&tally, frame, size);
         assert_true (tally.checked[0] + tally.checked[1] + tally.checked[2] > 0);

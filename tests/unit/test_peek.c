@@ -19,20 +19,7 @@
 
 #include "ps_msgpack.h"
 #include "ps_peek.h"
-
-static char *s_unhex (const char *hex, size_t *size)
-{
-    size_t n = strlen (hex) / 2;
-    char *out = malloc (n ? n : 1);
-    assert_non_null (out);
-    for (size_t i = 0; i < n; i++) {
-        unsigned b;
-        assert_int_equal (sscanf (hex + 2 * i, "%2x", &b), 1);
-        out[i] = (char) b;
-    }
-    *size = n;
-    return out;
-}
+#include "test_hex.h"
 
 /*  What msgpack-c says the type is: the first "type" key of a map; -1
     when msgpack-c cannot read the frame, or must not be given it (a
@@ -91,7 +78,7 @@ static void test_vectors (void **state)
             continue;
         }
         size_t size;
-        char *frame = s_unhex (hex, &size);
+        char *frame = test_unhex (hex, &size);
         ps_peek_t t = ps_peek_type (frame, size);
         int ref = s_reference (frame, size);
         if (ref >= 0 && (int) t != ref)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ps_proto.h"
+#include "test_hex.h"
 
 #define S_VECTOR_DIR PS_SOURCE_DIR "/proto/vectors"
 
@@ -36,21 +37,6 @@ static long long s_jint (const json_t *obj, const char *key)
     const json_t *v = json_object_get (obj, key);
     assert_true (json_is_integer (v));
     return json_integer_value (v);
-}
-
-/*  Decodes hex text into a malloc'd buffer (never NULL) of *SIZE bytes. */
-static uint8_t *s_unhex (const char *hex, size_t *size)
-{
-    size_t n = strlen (hex) / 2;
-    uint8_t *out = malloc (n ? n : 1);
-    assert_non_null (out);
-    for (size_t i = 0; i < n; i++) {
-        unsigned byte;
-        assert_int_equal (sscanf (hex + 2 * i, "%2x", &byte), 1);
-        out[i] = (uint8_t) byte;
-    }
-    *size = n;
-    return out;
 }
 
 /*  Converts a decoded MessagePack object into JSON so indicator maps can be
@@ -393,7 +379,7 @@ static void s_feed_vector (const json_t *v, const uint8_t *data, size_t size, co
                           0);
     else {
         size_t len;
-        uint8_t *fields = s_unhex (s_jstr (input, "fields_hex"), &len);
+        uint8_t *fields = test_unhex (s_jstr (input, "fields_hex"), &len);
         assert_int_equal (ps_feed_body ((uint64_t) s_jint (input, "seq"),
                                         (uint64_t) s_jint (input, "prev"),
                                         (uint64_t) s_jint (input, "epoch"), fields, len, &buf),
@@ -481,7 +467,7 @@ static void test_vector (void **state)
     const json_t *expect = json_object_get (v, "expect");
     bool canonical = json_is_true (json_object_get (v, "canonical"));
     size_t size;
-    uint8_t *data = s_unhex (s_jstr (v, "hex"), &size);
+    uint8_t *data = test_unhex (s_jstr (v, "hex"), &size);
     if (s_streq (message, "batch") || s_streq (message, "batch_forwarded"))
         s_batch_vector (data, size, s_streq (message, "batch_forwarded"), expect, canonical);
     else if (s_streq (message, "ack"))
@@ -1056,7 +1042,7 @@ static void test_mutations (void **state)
         json_t *v = json_load_file (path, 0, NULL);
         assert_non_null (v);
         size_t size;
-        uint8_t *orig = s_unhex (s_jstr (v, "hex"), &size);
+        uint8_t *orig = test_unhex (s_jstr (v, "hex"), &size);
         uint8_t *data = malloc (size + 8);
         for (int round = 0; round < 300 && size > 0; round++) {
             memcpy (data, orig, size);
