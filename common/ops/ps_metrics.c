@@ -85,6 +85,13 @@ void ps_metrics_counter (ps_metrics_t *self, const char *name, const char *help,
         s_line (self, "%s %llu\n", name, (unsigned long long) value);
 }
 
+void ps_metrics_counter_reason (ps_metrics_t *self, const char *name, const char *help,
+                                const char *reason, uint64_t value)
+{
+    s_header (self, name, "counter", help);
+    s_line (self, "%s{reason=\"%s\"} %llu\n", name, reason, (unsigned long long) value);
+}
+
 void ps_metrics_gauge (ps_metrics_t *self, const char *name, const char *help, const char *labels,
                        double value)
 {

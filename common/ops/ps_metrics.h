@@ -29,6 +29,11 @@ void ps_metrics_reset (ps_metrics_t *self);
 void ps_metrics_counter (ps_metrics_t *self, const char *name, const char *help, const char *labels,
                          uint64_t value);
 
+/*  Writes one sample of counter NAME labelled reason="REASON" (REASON
+    needs no escaping: a name of the code's own), as ps_metrics_counter. */
+void ps_metrics_counter_reason (ps_metrics_t *self, const char *name, const char *help,
+                                const char *reason, uint64_t value);
+
 /*  Writes one sample of gauge NAME, as ps_metrics_counter. */
 void ps_metrics_gauge (ps_metrics_t *self, const char *name, const char *help, const char *labels,
                        double value);

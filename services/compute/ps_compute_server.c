@@ -328,8 +328,8 @@ static void s_read_progress (ps_compute_server_t *self)
         bool resend = ps_peek_type (zmq_msg_data (&msg), zmq_msg_size (&msg)) == PS_PEEK_RESEND;
         if (n == 0)
             ps_log_every (PS_LOG_WARN, 10, "ignored a multipart frame from publish", NULL);
-        else if (resend &&
-                 ps_sync_resend_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos, &err) == 0) {
+        else if (resend && ps_sync_resend_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &pos,
+                                                  &err) == 0) {
             ps_engine_dirty_all (self->engine);
             ps_pacing_restart (self->pacing, ps_engine_useq (self->engine));
             ps_info ("publish asked for every topic again", "publish_epoch=%" PRIu64, pos);
@@ -495,14 +495,13 @@ static void s_collect (void *arg, ps_metrics_t *m)
     ps_metrics_gauge (m, "paystat_compute_publish_queued_bytes",
                       "Bytes of update frames waiting in compute for publish to take them.", NULL,
                       (double) ps_outbox_bytes (self->outbox));
-    for (int r = 0; r < PS_UPSTREAM_REFUSED__N; r++) {
-        char label[32];
-        snprintf (label, sizeof label, "reason=\"%s\"", ps_upstream_reason_name (r));
-        ps_metrics_counter (m, "paystat_compute_journal_frames_refused_total",
-                            "Hellos and journal entries refused because they name another journal "
-                            "instance than the one compute follows for their ingest id.",
-                            label, ps_upstream_refused (self->upstream, r));
-    }
+    for (int r = 0; r < PS_UPSTREAM_REFUSED__N; r++)
+        ps_metrics_counter_reason (m, "paystat_compute_journal_frames_refused_total",
+                                   "Hellos and journal entries refused because they name another "
+                                   "journal instance than the one compute follows for their "
+                                   "ingest id.",
+                                   ps_upstream_reason_name (r),
+                                   ps_upstream_refused (self->upstream, r));
     ps_metrics_counter (m, "paystat_compute_entries_refused_total",
                         "Journal entries refused (too large, undecodable), each resend counted.",
                         NULL, ps_stall_refusals (self->stall));

@@ -187,13 +187,10 @@ static void s_metrics (void *arg, ps_http_request_t *request)
     ps_metrics_counter (m, "paystat_gateway_feed_unreadable_total",
                         "Feed messages that could not be read and were skipped.", NULL,
                         self->feed_unreadable);
-    for (size_t r = 0; r < S_NREASONS; r++) {
-        char label[32];
-        snprintf (label, sizeof label, "reason=\"%s\"", s_resync_reasons[r]);
-        ps_metrics_counter (m, "paystat_gateway_resyncs_total",
-                            "Resynchronisations of the view with the feed, by reason.", label,
-                            self->resyncs[r]);
-    }
+    for (size_t r = 0; r < S_NREASONS; r++)
+        ps_metrics_counter_reason (m, "paystat_gateway_resyncs_total",
+                                   "Resynchronisations of the view with the feed, by reason.",
+                                   s_resync_reasons[r], self->resyncs[r]);
     ps_metrics_counter (m, "paystat_gateway_heartbeats_lost_total",
                         "Times the feed fell silent and the client reconnected.", NULL,
                         self->heartbeats_lost);
@@ -316,8 +313,8 @@ static int s_update (ps_gateway_t *self, const ps_client_event_t *ev)
        is applied without converting each one again. */
     json_t **wanted = ps_sse_clients (self->sse) > 0 ? &event : NULL;
     event = NULL;
-    int change =
-        ps_gwview_apply (self->view, ev->topic, ev->topic_len, ev->body, ev->body_len, wanted, &err);
+    int change = ps_gwview_apply (self->view, ev->topic, ev->topic_len, ev->body, ev->body_len,
+                                  wanted, &err);
     if (change < 0) {
         self->feed_unreadable++;
         ps_log_every (PS_LOG_WARN, 10, "skipped an unreadable feed message",

@@ -348,12 +348,11 @@ static void s_collect (void *arg, ps_metrics_t *m)
                         NULL, st->reports_accepted + st->reports_rejected);
     ps_metrics_counter (m, "paystat_ingest_reports_accepted_total",
                         "Reports accepted and journaled.", NULL, st->reports_accepted);
-    for (int code = 1; code < PS_E__COUNT; code++) {
-        char labels[64];
-        snprintf (labels, sizeof labels, "reason=\"%s\"", ps_error_code_name ((ps_err_t) code));
-        ps_metrics_counter (m, "paystat_ingest_reports_rejected_total",
-                            "Reports rejected, by error code.", labels, st->rejected_by_code[code]);
-    }
+    for (int code = 1; code < PS_E__COUNT; code++)
+        ps_metrics_counter_reason (m, "paystat_ingest_reports_rejected_total",
+                                   "Reports rejected, by error code.",
+                                   ps_error_code_name ((ps_err_t) code),
+                                   st->rejected_by_code[code]);
     ps_metrics_gauge (m, "paystat_ingest_journal_bytes", "Bytes of journal entries retained.", NULL,
                       (double) ps_journal_bytes (self->journal));
     ps_metrics_gauge (m, "paystat_ingest_journal_max_bytes", "Bound on the retained journal.", NULL,

@@ -140,8 +140,8 @@ static int s_handle (ps_publish_server_t *self)
     uint64_t epoch, useq;
     size_t n;
     ps_error_t err;
-    if (ps_feed_update_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &epoch, &useq, &self->items, &n,
-                          &self->capacity, &err) != 0) {
+    if (ps_feed_update_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &epoch, &useq,
+                               &self->items, &n, &self->capacity, &err) != 0) {
         self->bad_frames++;
         ps_log_every (PS_LOG_WARN, 10, "dropped a malformed update",
                       "code=%s field=%s reason=\"%s\"", ps_error_code_name (err.code), err.field,
@@ -375,13 +375,11 @@ static void s_collect (void *arg, ps_metrics_t *m)
                         NULL, self->messages);
     ps_metrics_counter (m, "paystat_publish_bad_frames_total",
                         "Frames from compute dropped as malformed.", NULL, self->bad_frames);
-    for (int r = 0; r < PS_BODY__COUNT; r++) {
-        char label[48];
-        snprintf (label, sizeof label, "reason=\"%s\"", ps_body_reason_name ((ps_body_reason_t) r));
-        ps_metrics_counter (m, "paystat_publish_items_refused_total",
-                            "Update items refused as unreadable to subscribers, by reason.", label,
-                            ps_numbering_refused (self->numbering, (ps_body_reason_t) r));
-    }
+    for (int r = 0; r < PS_BODY__COUNT; r++)
+        ps_metrics_counter_reason (m, "paystat_publish_items_refused_total",
+                                   "Update items refused as unreadable to subscribers, by reason.",
+                                   ps_body_reason_name ((ps_body_reason_t) r),
+                                   ps_numbering_refused (self->numbering, (ps_body_reason_t) r));
     ps_metrics_counter (m, "paystat_publish_snapshots_total",
                         "Snapshot and replay requests served.", NULL,
                         ps_snapshot_served (self->snapshots));
