@@ -37,10 +37,8 @@
 
     - each connection may send at most PER_CONN subscriptions (its share:
       a few slow connections cannot fill the set): the one beyond is
-      refused and the connection is closed a moment later, once the
-      notice of the refusal has left (ps_subs_reap), or at once if it
-      goes on sending (a reconnecting SUB sends all its subscriptions
-      again in one go).
+      refused and the connection is closed 2 s later, once the notice of
+      the refusal has left (ps_subs_reap).
 
     MAX bounds the accepted prefixes. Refused ones are held by libzmq too,
     but only until their connections close, so they take no room from new
