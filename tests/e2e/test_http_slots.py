@@ -194,18 +194,25 @@ def test_connections_past_the_cap_get_503(pipeline, gateway_factory):  # noqa: F
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stuck.connect(("127.0.0.1", port))
     stuck.setblocking(False)
-    # Enough requests that their answers pass whatever the kernel's
-    # autotuned loopback buffers hold (several MiB), or the server answers
-    # them all and the slot is free again.
-    pending = b"GET /api/v1/indicators HTTP/1.1\r\nHost: x\r\n\r\n" * 8000
+    # A connection between two pipelined requests is waiting for headers,
+    # and a newcomer may take its slot (that is the eviction rule). So the
+    # probing starts only once the stuck client is stuck: the server has
+    # stopped reading its requests (it is blocked writing an answer), which
+    # the client sees as its own sends blocking.
+    chunk = b"GET /api/v1/indicators HTTP/1.1\r\nHost: x\r\n\r\n" * 1400
+    pending = chunk
     try:
         deadline = time.monotonic() + 60
+        blocked_since = None
+        while blocked_since is None or time.monotonic() - blocked_since < 2:
+            assert time.monotonic() < deadline, "the stuck client's requests were all answered"
+            try:
+                pending = pending[stuck.send(pending):] or chunk
+                blocked_since = None
+            except BlockingIOError:
+                blocked_since = blocked_since or time.monotonic()
+                time.sleep(0.05)
         while True:
-            if pending:
-                try:
-                    pending = pending[stuck.send(pending):]
-                except BlockingIOError:
-                    pass
             # Connection: close, so that a 200 (a slot was still free) ends too.
             answer = raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
                                        b"Connection: close\r\n\r\n")
