@@ -535,9 +535,11 @@ void ps_http_run (ps_http_t *self)
     uint64_t resumed;
     if (read (self->wake, &resumed, sizeof resumed) < 0 && errno != EAGAIN)
         ps_warn ("cannot read the HTTP wake-up descriptor", "error=\"%s\"", strerror (errno));
+    /* MHD reads first: headers that arrived while the caller's loop was
+       busy elsewhere are in, not held against their connection. */
+    MHD_run (self->daemon);
     s_expire (self, ps_clock_ms ());
     s_accept (self);
-    MHD_run (self->daemon);
 }
 
 const char *ps_http_query (ps_http_request_t *request, const char *key)
