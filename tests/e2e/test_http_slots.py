@@ -178,6 +178,34 @@ def test_slow_headers_cannot_hold_the_slots(service, pipeline, gateway_factory):
         slow.close()
 
 
+TCP_ESTABLISHED = 1  # tcpi_state, the first byte of struct tcp_info
+
+
+def stuck_client(port, deadline):
+    """A client that asks for the whole view again and again and reads
+    nothing, returned once its connection is stuck: the server has stopped
+    reading its requests (it is blocked writing an answer), which the
+    client sees as its own sends blocking. Until then the connection is
+    between two pipelined requests now and then, waiting for headers, and
+    a newcomer may take its slot (that is the eviction rule)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    chunk = b"GET /api/v1/indicators HTTP/1.1\r\nHost: x\r\n\r\n" * 1400
+    pending = chunk
+    blocked_since = None
+    while blocked_since is None or time.monotonic() - blocked_since < 2:
+        assert time.monotonic() < deadline, "the stuck client's requests were all answered"
+        try:
+            pending = pending[sock.send(pending):] or chunk
+            blocked_since = None
+        except BlockingIOError:
+            blocked_since = blocked_since or time.monotonic()
+            time.sleep(0.05)
+    return sock
+
+
 def test_connections_past_the_cap_get_503(pipeline, gateway_factory):  # noqa: F811
     """Every slot busy (two streams and one client that never reads its
     answers): a new connection gets "503 too many connections" at once
@@ -188,43 +216,30 @@ def test_connections_past_the_cap_get_503(pipeline, gateway_factory):  # noqa: F
     gw.wait_for(lambda view: len(view) >= 20, "the dataset")
     port = int(gw.url.rsplit(":", 1)[1])
     streams = [EventStream(gw.url, "/api/v1/stream") for _ in range(2)]
-    # A client that asks for the whole view again and again and reads
-    # nothing: its connection stays busy sending.
-    stuck = socket.socket()
-    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stuck.connect(("127.0.0.1", port))
-    stuck.setblocking(False)
-    # A connection between two pipelined requests is waiting for headers,
-    # and a newcomer may take its slot (that is the eviction rule). So the
-    # probing starts only once the stuck client is stuck: the server has
-    # stopped reading its requests (it is blocked writing an answer), which
-    # the client sees as its own sends blocking.
-    chunk = b"GET /api/v1/indicators HTTP/1.1\r\nHost: x\r\n\r\n" * 1400
-    pending = chunk
+    deadline = time.monotonic() + 60
+    stuck = None
     try:
-        deadline = time.monotonic() + 60
-        blocked_since = None
-        while blocked_since is None or time.monotonic() - blocked_since < 2:
-            assert time.monotonic() < deadline, "the stuck client's requests were all answered"
-            try:
-                pending = pending[stuck.send(pending):] or chunk
-                blocked_since = None
-            except BlockingIOError:
-                blocked_since = blocked_since or time.monotonic()
-                time.sleep(0.05)
+        stuck = stuck_client(port, deadline)
         while True:
             # Connection: close, so that a 200 (a slot was still free) ends too.
             answer = raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
                                        b"Connection: close\r\n\r\n")
             if b" 503 " in answer.split(b"\r\n", 1)[0]:
                 break
-            # Not yet busy: the server was still answering the stuck client.
+            # A slot was free: a stream not connected yet, or the stuck
+            # client evicted all the same (its connection is no longer
+            # established: the server closed or reset it), which then
+            # gets stuck again.
             assert time.monotonic() < deadline, "the stuck client never filled its slot"
             time.sleep(0.2)
+            if stuck.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] != TCP_ESTABLISHED:
+                stuck.close()
+                stuck = stuck_client(port, deadline)
         assert answer.endswith(b"\r\n\r\ntoo many connections\n"), answer
         assert b"Connection: close" in answer
     finally:
-        stuck.close()
+        if stuck:
+            stuck.close()
         for s in streams:
             s.close()
     deadline = time.monotonic() + 30
